@@ -1,0 +1,176 @@
+"""Backend URLs: parse them, show them without secrets, open the Redis connection they name.
+
+Valid schemes::
+
+    local://            one worker process per CPU on this machine (the embedded default)
+    local://N           N worker processes
+    redis://[[user]:password@]host[:port][/db][?socket_timeout=5&...]
+    rediss://...        the same over TLS (ssl_ca_certs=, ssl_cert_reqs=, ssl_certfile=, ...)
+    unix:///path/to/redis.sock[?db=0]
+    fakeredis://[name]  an in-memory Redis inside this process, for tests
+
+Query options are read by redis-py exactly as ``redis.Redis.from_url`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis
+
+from .errors import ConfigError
+
+__all__ = ["LocalTarget", "RedisTarget", "parse", "redact", "connect", "SCHEMES", "DEFAULT_SOCKET_TIMEOUT"]
+
+SCHEMES = ("local", "redis", "rediss", "unix", "fakeredis")
+_SCHEMES_TEXT = "local://[N], redis://host:port/db, rediss://host:port/db, unix:///path.sock, fakeredis://"
+#: Seconds a Redis connect or reply may take before we call Redis unavailable (a URL may override it).
+DEFAULT_SOCKET_TIMEOUT = 5.0
+#: More local worker processes than this is certainly a typo.
+MAX_LOCAL_PROCESSES = 1024
+_SECRET_QUERY_KEYS = {"password", "ssl_password"}
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """``local://N``: N worker processes on this machine."""
+
+    processes: int
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A Redis server: real (``redis``, ``rediss``, ``unix``) or in-memory (``fakeredis``)."""
+
+    url: str
+
+    @property
+    def fake(self) -> bool:
+        return self.url.startswith("fakeredis:")
+
+    def __repr__(self) -> str:
+        return f"RedisTarget({redact(self.url)!r})"
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (user names stay: they help debugging)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url if "@" not in url else "<URL hidden: it may hold a password>"
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    if "@" in netloc:
+        creds, _, hostport = netloc.rpartition("@")
+        user, has_password, _ = creds.partition(":")
+        if has_password:
+            netloc = f"{user}:***@{hostport}"
+        else:
+            # redis-py reads "redis://secret@host" as a password with no user name.
+            netloc = f"***@{hostport}"
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*/")
+    return f"{scheme}{sep}{netloc}{path}{qmark}{query}"
+
+
+def parse(url: str | None) -> LocalTarget | RedisTarget:
+    """Read a backend URL; raise :class:`ConfigError` naming the valid schemes when it is wrong."""
+    if url is None or url == "":
+        url = "local://"
+    if not isinstance(url, str):
+        raise ConfigError(f"the queue URL must be a string such as 'local://4', not {type(url).__name__}; valid: {_SCHEMES_TEXT}")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in SCHEMES:
+        raise ConfigError(f"unsupported queue URL {redact(url)!r}: valid schemes are {_SCHEMES_TEXT}")
+    if scheme == "local":
+        return LocalTarget(_local_processes(url, rest))
+    if scheme == "fakeredis":
+        return RedisTarget(url)
+    _check_redis_url(url)
+    return RedisTarget(url)
+
+
+def _local_processes(url: str, rest: str) -> int:
+    text = rest.strip("/")
+    if text == "":
+        return os.cpu_count() or 1
+    if not text.isdigit() or not (1 <= int(text) <= MAX_LOCAL_PROCESSES):
+        raise ConfigError(
+            f"bad local URL {url!r}: write local:// (one process per CPU) or local://N "
+            f"with N a whole number from 1 to {MAX_LOCAL_PROCESSES}"
+        )
+    return int(text)
+
+
+def _check_redis_url(url: str) -> None:
+    try:
+        options = redis.connection.parse_url(url)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"bad Redis URL {redact(url)!r}: {_scrub(str(exc), url)}") from None
+    if "port" in options and not (0 < int(options["port"]) < 65536):
+        raise ConfigError(f"bad Redis URL {redact(url)!r}: port must be 1-65535")
+    if url.startswith(("redis://", "rediss://")) and not options.get("host"):
+        raise ConfigError(f"bad Redis URL {redact(url)!r}: it names no host; write redis://localhost:6379/0")
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove any secret of ``url`` from a lower layer's message."""
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.password] if parts.password else []
+        if parts.username and not parts.password:
+            secrets.append(parts.username)
+        secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_QUERY_KEYS]
+    except ValueError:
+        return "the URL could not be read"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+_fake_servers: dict[str, object] = {}
+_fake_lock = threading.Lock()
+
+
+def connect(url: str) -> redis.Redis:
+    """Open (lazily) the Redis client a URL names, with timeouts so nothing waits for ever.
+
+    ``fakeredis://NAME`` gives every caller in this process the same in-memory server for the
+    same NAME, so two ``Queue("fakeredis://")`` objects see the same jobs.
+    """
+    target = parse(url)
+    if not isinstance(target, RedisTarget):
+        raise ConfigError(f"{redact(url)!r} is not a Redis URL")
+    if target.fake:
+        import fakeredis
+
+        name = url.partition("://")[2]
+        with _fake_lock:
+            server = _fake_servers.get(name)
+            if server is None:
+                server = _fake_servers[name] = fakeredis.FakeServer()
+        return fakeredis.FakeRedis(server=server)
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+            socket_connect_timeout=DEFAULT_SOCKET_TIMEOUT,
+            health_check_interval=30,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"bad Redis URL {redact(url)!r}: {_scrub(str(exc), url)}") from None
+
+
+def describe_server(client: redis.Redis) -> str:
+    """``host:port`` (or the socket path) of a client, for error messages; never credentials."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"

@@ -1,0 +1,41 @@
+"""Shared fixtures: a private Redis per test session, a clean database per test.
+
+Real-Redis tests skip on a laptop without ``redis-server`` and fail in CI (``CI`` set), as
+Dramatiq's ``check_redis`` does.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.redis_server import RedisServer, redis_server_path, start_redis
+
+
+def _no_redis(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but a Redis server could not be started: {reason}", pytrace=False)
+    pytest.skip(f"real-Redis test skipped: {reason} (apt-get install -y redis-server to run it)")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server of our own on a free port, stopped by PID at the end of the session."""
+    if redis_server_path() is None:
+        _no_redis("redis-server is not installed")
+    try:
+        server = start_redis()
+    except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
+        _no_redis(str(exc))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of a freshly flushed database on the private server."""
+    client = redis_server.client()
+    client.flushall()
+    client.close()
+    return redis_server.url
