@@ -283,3 +283,32 @@ def test_max_jobs_per_child_replaces_workers_and_runs_everything(redis_url, clie
         assert sup.wait(timeout=60) == 0
         assert sup.output().count("recycled") >= 4
     assert finished(client, ids)
+
+
+def test_children_stop_when_the_supervisor_is_sigkilled(redis_url):
+    # Given a supervisor with two children
+    with Supervise(redis_url, "-n", "2", *FAST) as sup:
+        children = sup.wait_children(2)
+        # When only the supervisor is SIGKILLed
+        sup.signal(signal.SIGKILL)
+        sup.wait()
+        # Then its children notice and stop too
+        wait_until(lambda: not any(alive(p) for p in children), timeout=10, what="children gone")
+
+
+def test_workers_status_shows_supervisors_workers_queues_and_lost_jobs(redis_url, client, queue):
+    # Given a supervisor that gave up a poison job and ran an ordinary one
+    with Supervise(redis_url, "-n", "1", "--max-losses", "1", *FAST) as sup:
+        poison = queue.enqueue(jobs.kill_own_process)
+        ok = queue.enqueue(jobs.square, 2)
+        wait_until(lambda: poison.get_status() == JobStatus.FAILED and ok.get_status() == JobStatus.FINISHED,
+                   what="jobs settled")
+        queue.enqueue(jobs.square, 3, at_front=False)  # may run or wait: depth is whatever it is
+        # When `workers status` runs
+        out = subprocess.run([sys.executable, "-m", "workers", "status", "--url", redis_url], capture_output=True,
+                             text=True, timeout=30, cwd=ROOT)
+        # Then it lists this supervisor, its worker and the queue with one lost job
+        assert out.returncode == 0, out.stderr
+        assert f"-{sup.pid}-" in out.stdout
+        assert "Workers:" in out.stdout and "host=" in out.stdout
+        assert "failed=1 lost=1" in out.stdout

@@ -67,6 +67,9 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
         code = Supervisor(config).run()
     except StartFailed as exc:
         _fail(str(exc), EXIT_START_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes one line
+        logging.getLogger(__name__).debug("supervisor failed", exc_info=True)
+        _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", EXIT_ERROR)
     sys.exit(code)
 
 
