@@ -312,3 +312,24 @@ def test_workers_status_shows_supervisors_workers_queues_and_lost_jobs(redis_url
         assert f"-{sup.pid}-" in out.stdout
         assert "Workers:" in out.stdout and "host=" in out.stdout
         assert "failed=1 lost=1" in out.stdout
+
+
+def test_rq_features_work_retries_dependents_and_several_queues_in_priority_order(redis_url, client):
+    # Given jobs on two queues, one that fails with a retry, one that depends on another
+    from rq import Retry
+
+    high, low = Queue("high", connection=client), Queue("low", connection=client)
+    flaky = low.enqueue(jobs.fail, "again", retry=Retry(max=1))
+    parent = high.enqueue(jobs.square, 5)
+    child = low.enqueue(jobs.add, 1, b=2, depends_on=parent)
+    with Supervise(redis_url, "-n", "1", "--queue", "high", "--queue", "low", *FAST):
+        # When the worker runs them
+        wait_until(lambda: flaky.get_status() == JobStatus.FAILED, what="flaky job failed for good")
+        wait_until(lambda: child.get_status() == JobStatus.FINISHED, what="dependent ran")
+        # Then the retry was used, the dependent ran after its parent, and a job on the
+        # second queue enqueued while the worker idles is picked up
+        flaky.refresh()
+        assert flaky.retries_left == 0
+        assert child.return_value() == 3 and parent.return_value() == 25
+        late = low.enqueue(jobs.square, 6)
+        wait_until(lambda: late.get_status() == JobStatus.FINISHED, what="late job on the second queue")
