@@ -76,6 +76,7 @@ def record_slowly(url, key, value, seconds=0.05):
 
 
 def sleep_and_record(url, key, value, seconds):
-    """Sleeps, then records its completion: shows a job ran to its end (drain tests)."""
+    """Records that it began (in ``key:begun``), sleeps, then records its completion (drain tests)."""
+    record(url, key + ":begun", value)
     time.sleep(seconds)
     return record(url, key, value)

@@ -170,7 +170,7 @@ def test_sigterm_lets_running_jobs_finish_and_puts_the_rest_back(redis_url, clie
     # Given two workers busy with 1-second jobs and more waiting
     ids = [queue.enqueue(jobs.sleep_and_record, redis_url, "drain", i, 1.0).id for i in range(6)]
     with Supervise(redis_url, "-n", "2", *FAST) as sup:
-        wait_until(lambda: StartedJobRegistry("default", connection=client).count >= 2, what="2 jobs running")
+        wait_until(lambda: client.hlen("drain:begun") >= 2, what="2 jobs running")
         children = sup.children()
         # When the supervisor gets SIGTERM
         sup.signal(signal.SIGTERM)
@@ -178,6 +178,7 @@ def test_sigterm_lets_running_jobs_finish_and_puts_the_rest_back(redis_url, clie
         assert sup.wait(timeout=30) == 0
         assert not any(alive(p) for p in children)
     done = {int(k) for k in client.hgetall("drain")}
+    assert done == {int(k) for k in client.hgetall("drain:begun")}
     assert len(done) >= 2
     queued = [i.decode() for i in client.lrange("rq:queue:default", 0, -1)]
     assert sorted(queued) == sorted(ids[i] for i in range(6) if i not in done)
@@ -333,3 +334,15 @@ def test_rq_features_work_retries_dependents_and_several_queues_in_priority_orde
         assert child.return_value() == 3 and parent.return_value() == 25
         late = low.enqueue(jobs.square, 6)
         wait_until(lambda: late.get_status() == JobStatus.FINISHED, what="late job on the second queue")
+
+
+def test_a_result_that_cannot_be_pickled_is_stored_as_rq_does_and_the_worker_goes_on(redis_url, client, queue):
+    # Given a job whose return value cannot be pickled
+    with Supervise(redis_url, "-n", "1", *FAST):
+        bad = queue.enqueue(jobs.unpicklable_result)
+        after = queue.enqueue(jobs.square, 8)
+        # Then, as under RQ's own workers, it finishes with RQ's "unserializable" placeholder,
+        # costs no loss, and the next job still runs
+        wait_until(lambda: bad.get_status() == JobStatus.FINISHED, what="bad job settled")
+        wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
+        assert Job.fetch(bad.id, connection=client).meta.get(meta.LOSSES) is None
