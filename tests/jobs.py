@@ -80,3 +80,16 @@ def fail_once(marker_path):
             fh.write("failed once\n")
         raise RuntimeError("first attempt fails")
     return "ok"
+
+
+def record_slowly(url, key, value, seconds=0.05):
+    """Like :func:`record` but takes a while, so a test can catch it running."""
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
+def sleep_and_record(url, key, value, seconds):
+    """Records that it began (in ``key:begun``), sleeps, then records its completion (drain tests)."""
+    record(url, key + ":begun", value)
+    time.sleep(seconds)
+    return record(url, key, value)
