@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from jobs.errors import ConfigError
+from jobs.errors import ConfigError, JobsError
 from jobs.meta import DEFAULT_MAX_LOSSES
 from jobs.urls import RedisTarget, parse, redact
 
@@ -67,6 +67,8 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
         code = Supervisor(config).run()
     except StartFailed as exc:
         _fail(str(exc), EXIT_START_FAILED)
+    except JobsError as exc:  # e.g. BackendUnavailable: wrong password or certificate; says what to do
+        _fail(str(exc), EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes one line
         logging.getLogger(__name__).debug("supervisor failed", exc_info=True)
         _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", EXIT_ERROR)
@@ -80,9 +82,16 @@ def status(url: str) -> None:
     from .status import collect, render
 
     _check_redis_url(url)
-    from jobs.urls import connect
+    from jobs.backends.redis_errors import translated
+    from jobs.urls import connect, describe_server
 
-    click.echo(render(collect(connect(url))))
+    connection = connect(url)
+    try:
+        with translated(describe_server(connection)):
+            text = render(collect(connection))
+    except JobsError as exc:
+        _fail(str(exc), EXIT_ERROR)
+    click.echo(text)
 
 
 def _check_redis_url(url: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from jobs.backends.redis_errors import is_permanent, translate
 from jobs.urls import connect, describe_server, redact
 
 from . import keys, recovery
@@ -144,7 +145,10 @@ class Supervisor:
             try:
                 self.connection.ping()
                 return True
-            except _REDIS_ERRORS as exc:
+            except redis.exceptions.RedisError as exc:
+                if is_permanent(exc) or not isinstance(exc, _REDIS_ERRORS):
+                    # a wrong password or certificate: waiting will not cure it, say so and stop
+                    raise translate(describe_server(self.connection), exc) from exc
                 log.error("Redis at %s is unreachable (%s); retrying in %.1f s",
                           describe_server(self.connection), type(exc).__name__, delay)
                 self._wait(delay)

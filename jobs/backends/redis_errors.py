@@ -5,6 +5,7 @@ Every message names the server as ``host:port`` and never holds a password.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,9 @@ def translated(server: str) -> Iterator[None]:
             f"the Redis user at {server} lacks a permission the queue needs ({_first_line(exc)}): grant it in the ACL"
         ) from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
+        tls_problem = _tls_problem(server, exc)
+        if tls_problem:
+            raise BackendUnavailable(tls_problem) from exc
         raise BackendUnavailable(
             f"Redis at {server} is unavailable ({_first_line(exc)}): start redis-server there or fix the queue URL"
         ) from exc
@@ -42,6 +46,47 @@ def translated(server: str) -> Iterator[None]:
         ) from exc
     except redis.RedisError as exc:
         raise JobsError(f"Redis at {server}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def translate(server: str, exc: redis.RedisError) -> JobsError:
+    """The jobfleet error :func:`translated` would raise for ``exc`` (its ``__cause__`` is ``exc``)."""
+    try:
+        with translated(server):
+            raise exc
+    except JobsError as error:
+        return error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for errors that waiting will not cure: bad credentials, a missing ACL permission, a
+    refused TLS handshake, a server that asks for a password. A process that retries while Redis
+    is down (the supervisor) stops on these instead, with the translated message."""
+    if isinstance(exc, (redis.AuthenticationError, redis.exceptions.NoPermissionError)):
+        return True
+    if isinstance(exc, redis.ResponseError):
+        return "NOAUTH" in str(exc) or "WRONGPASS" in str(exc)
+    return _tls_problem("", exc) is not None
+
+
+_VERIFY_DETAIL = re.compile(r"certificate verify failed: (.*?)(?: \(_ssl\.c:\d+\))?[.)']*$")
+
+
+def _tls_problem(server: str, exc: BaseException) -> str | None:
+    """The message for a TLS handshake Redis or the client refused, or None for other errors."""
+    text = _first_line(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        found = _VERIFY_DETAIL.search(text)
+        detail = found.group(1) if found else "the server's certificate is not trusted"
+        return (f"TLS certificate verification failed for Redis at {server} ({detail}): give the CA that signed "
+                "the server's certificate in the URL, rediss://host:port/0?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem "
+                "(and connect by a name or address the certificate lists)")
+    if "CERTIFICATE_REQUIRED" in text:
+        return (f"Redis at {server} requires a TLS client certificate (tls-auth-clients yes): add "
+                "ssl_certfile=/path/client.pem&ssl_keyfile=/path/client.key to the rediss:// URL")
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return f"Redis at {server} does not speak TLS on that port: use redis:// for it, or the server's tls-port"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
