@@ -115,6 +115,9 @@ def _fail(message: str, code: int) -> None:
 
 def main() -> None:
     """Console entry point; unexpected errors become one line too."""
+    from .argv import hide_url_password
+
+    hide_url_password()  # a password in --url must not stay readable in `ps` (docs/security.md)
     try:
         cli(prog_name="workers")
     except ConfigError as exc:

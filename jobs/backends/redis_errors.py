@@ -20,6 +20,11 @@ def translated(server: str) -> Iterator[None]:
     try:
         yield
     except redis.AuthenticationError as exc:
+        if _no_credentials_given(exc):
+            raise BackendUnavailable(
+                f"Redis at {server} needs a password: put it in the URL, redis://:PASSWORD@host:port/0 "
+                "(or redis://USER:PASSWORD@host:port/0 for an ACL user)"
+            ) from exc
         raise BackendUnavailable(
             f"Redis at {server} refused the credentials (authentication failed): check the user and password in the queue URL"
         ) from exc
@@ -67,6 +72,12 @@ def is_permanent(exc: BaseException) -> bool:
     if isinstance(exc, redis.ResponseError):
         return "NOAUTH" in str(exc) or "WRONGPASS" in str(exc)
     return _tls_problem("", exc) is not None
+
+
+def _no_credentials_given(exc: BaseException) -> bool:
+    """redis-py says NOAUTH (RESP2) or "HELLO must be called ... authenticated" (RESP3) when no password was sent."""
+    text = str(exc)
+    return "NOAUTH" in text or "Authentication required" in text or "already authenticated" in text
 
 
 _VERIFY_DETAIL = re.compile(r"certificate verify failed: (.*?)(?: \(_ssl\.c:\d+\))?[.)']*$")
