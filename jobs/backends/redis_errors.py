@@ -6,6 +6,7 @@ Every message names the server as ``host:port`` and never holds a password.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -95,6 +96,11 @@ def _tls_problem(server: str, exc: BaseException) -> str | None:
     if "CERTIFICATE_REQUIRED" in text:
         return (f"Redis at {server} requires a TLS client certificate (tls-auth-clients yes): add "
                 "ssl_certfile=/path/client.pem&ssl_keyfile=/path/client.key to the rediss:// URL")
+    if isinstance(exc.__context__, ssl.SSLEOFError):
+        # TLS 1.3: a server that wants a client certificate may just close after the handshake
+        return (f"Redis at {server} closed the TLS connection after the handshake: it probably requires a TLS "
+                "client certificate (tls-auth-clients yes): add ssl_certfile=/path/client.pem&ssl_keyfile=/path/client.key "
+                "to the rediss:// URL, or read the server's log")
     if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
         return f"Redis at {server} does not speak TLS on that port: use redis:// for it, or the server's tls-port"
     return None
