@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import redis
 
 from .errors import ConfigError
+from .url_options import check_options
 
 __all__ = ["LocalTarget", "RedisTarget", "parse", "redact", "connect", "SCHEMES", "DEFAULT_SOCKET_TIMEOUT"]
 
@@ -117,6 +118,7 @@ def _check_redis_url(url: str) -> None:
         raise ConfigError(f"bad Redis URL {redact(url)!r}: port must be 1-65535")
     if url.startswith(("redis://", "rediss://")) and not options.get("host"):
         raise ConfigError(f"bad Redis URL {redact(url)!r}: it names no host; write redis://localhost:6379/0")
+    check_options(url, redact(url))
 
 
 def _scrub(text: str, url: str) -> str:
