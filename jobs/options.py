@@ -17,14 +17,26 @@ from .errors import ConfigError
 __all__ = ["JobOptions"]
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+#: The longest duration an option may give (about 68 years): it still fits ``signal.alarm``,
+#: Redis ``EXPIRE`` and a ``datetime``, where a bigger one would fail on the worker, not here.
+MAX_SECONDS = 2**31 - 1
 
 
 def _positive_seconds(name: str, value: object, *, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+            or value > MAX_SECONDS):
+        raise ConfigError(f"{name} must be a positive number of seconds up to {MAX_SECONDS}, not {value!r}")
     return float(value)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,16 @@ class JobOptions:
         if not values:
             raise ConfigError("retry_interval must not be an empty list")
         for value in values:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"retry_interval must be seconds >= 0 (or a list of them), not {interval!r}")
+            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+                    or value > MAX_SECONDS):
+                raise ConfigError(f"retry_interval must be seconds from 0 to {MAX_SECONDS} (or a list of them), not {interval!r}")
         object.__setattr__(self, "retry_interval", tuple(float(v) for v in values) if len(values) > 1 else float(values[0]))
-        if self.job_id is not None and (not isinstance(self.job_id, str) or not _JOB_ID.match(self.job_id)):
+        if self.job_id is not None and (not isinstance(self.job_id, str) or not _JOB_ID.fullmatch(self.job_id)):
             raise ConfigError(f"job_id must be 1-200 letters, digits or _.:- characters, not {self.job_id!r}")
         if self.description is not None and not isinstance(self.description, str):
             raise ConfigError(f"description must be a string, not {type(self.description).__name__}")
+        if self.description is not None and _has_surrogates(self.description):
+            raise ConfigError("description must be text that UTF-8 can carry: it holds a lone surrogate (\\ud800-\\udfff)")
         if self.max_losses is not None and (
             isinstance(self.max_losses, bool) or not isinstance(self.max_losses, int) or not 1 <= self.max_losses <= 1000
         ):

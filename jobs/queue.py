@@ -31,7 +31,7 @@ class Queue:
 
     def __init__(self, url: str = "local://", name: str = "default", *, serializer: str = "pickle") -> None:
         target = parse(url)
-        if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+        if not isinstance(name, str) or not _QUEUE_NAME.fullmatch(name):
             raise ConfigError(f"queue name must be 1-128 letters, digits or _.:- characters, not {name!r}")
         self._serializer = serializers.resolve(serializer)
         self._url = url if url else "local://"
@@ -91,12 +91,12 @@ class Queue:
         """Like :meth:`enqueue`, with job options (see :class:`jobs.options.JobOptions`)."""
         if args is not None and (isinstance(args, (str, bytes)) or not isinstance(args, Sequence)):
             raise ConfigError(f"args must be a list or tuple of positional arguments, not {type(args).__name__}")
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise ConfigError(f"kwargs must be a dict of keyword arguments, not {type(kwargs).__name__}")
+        if kwargs is not None and (not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)):
+            raise ConfigError(f"kwargs must be a dict of keyword arguments with str keys, not {_describe(kwargs)}")
         options = JobOptions(
             timeout=timeout,
             retries=retries,
-            retry_interval=tuple(retry_interval) if isinstance(retry_interval, Sequence) else retry_interval,
+            retry_interval=tuple(retry_interval) if isinstance(retry_interval, (list, tuple)) else retry_interval,
             job_id=job_id,
             result_ttl=result_ttl,
             failure_ttl=failure_ttl,
@@ -158,3 +158,9 @@ class Queue:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _describe(kwargs: object) -> str:
+    if isinstance(kwargs, dict):
+        return "a dict with the key " + repr(next(k for k in kwargs if not isinstance(k, str)))
+    return type(kwargs).__name__

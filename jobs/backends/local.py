@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..errors import JobCanceled, JobFailed, JobLost, JobsError, ResultTimeout, SerializationError
+from ..errors import ConfigError, JobCanceled, JobFailed, JobLost, JobsError, ResultTimeout, SerializationError
 from ..functions import dumps_function
 from ..meta import DEFAULT_MAX_LOSSES
 from ..options import JobOptions
@@ -79,7 +79,7 @@ class LocalBackend(Backend):
         blob = self._function_blob(func)
         payload = check_dumps(self._serializer, (args, kwargs), f"the arguments of {getattr(func, '__qualname__', func)!r}")
         if options.job_id is not None:
-            raise JobsError("local:// chooses its own job ids; job_id= works on redis:// and fakeredis://")
+            raise ConfigError("local:// chooses its own job ids; job_id= works on redis:// and fakeredis://")
         seq = next(self._seq)
         task = Task(seq, CALL, blob, payload, timeout=options.timeout,
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)

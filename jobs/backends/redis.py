@@ -71,6 +71,10 @@ class RedisBackend(Backend):
         importable_name(func)
         job = self._create_job(func, args, kwargs, options)
         with translated(self._server):
+            if options.job_id is not None and self._client.exists(job.key):
+                # RQ would overwrite that job's record, and its id would sit twice in a queue
+                raise ConfigError(f"a job with id {options.job_id!r} already exists at {self._server}: choose another "
+                                  f"job_id, or get the existing one with q.job({options.job_id!r})")
             self._queue.enqueue_job(job)
         return job.id, None
 
