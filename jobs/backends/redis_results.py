@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
+from rq.defaults import UNSERIALIZABLE_RETURN_VALUE_PAYLOAD
 from rq.results import Result
 
-from ..errors import JobFailed, JobLost
+from ..errors import JobFailed, JobLost, SerializationError
 from ..meta import LOST_EXC_PREFIX
+from ..serializers import name_of
 
 #: How many result streams one XREAD watches.
 WINDOW = 512
@@ -41,6 +43,13 @@ def failure_from(job_id: str, exc_string: str | None, *, stopped: bool = False) 
     return JobFailed(last or f"job {job_id} failed", job_id=job_id, exc_type=exc_type, remote_traceback=text)
 
 
+class UnserializableResult(JobFailed, SerializationError):
+    """The job ran, but the worker could not serialize its result (RQ stores a placeholder string).
+
+    Both a :class:`jobs.JobFailed` and a :class:`jobs.SerializationError`, as ``local://`` raises.
+    """
+
+
 class Outcome:
     """A final result: ``value`` when it succeeded, else ``error`` to raise."""
 
@@ -65,6 +74,11 @@ def parse_entries(
     if result.type not in _FINAL:
         return rid, None
     if result.type == Result.Type.SUCCESSFUL:
+        if isinstance(result.return_value, str) and result.return_value == UNSERIALIZABLE_RETURN_VALUE_PAYLOAD:
+            return rid, Outcome(error=UnserializableResult(
+                f"job {job_id}: its result cannot be serialized with {name_of(serializer)} (the worker stored RQ's "
+                f"placeholder {UNSERIALIZABLE_RETURN_VALUE_PAYLOAD!r} instead): return a value the serializer carries",
+                job_id=job_id, exc_type="SerializationError"))
         return rid, Outcome(value=result.return_value)
     return rid, Outcome(error=failure_from(job_id, result.exc_string, stopped=result.type == Result.Type.STOPPED))
 
