@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from rq.exceptions import DeserializationError
 from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import format_exc_info
@@ -43,6 +44,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from rq.worker_registration import register
 
 from . import keys
+from .unreadable import payload_reason, unreadable_job
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +225,12 @@ class BatchWorker(SimpleWorker):
                 batch.append((None, queue))  # deleted while queued: nothing to run
                 continue
             job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+            mapping = dict(zip(fields[::2], fields[1::2]))
             try:
-                job.restore(dict(zip(fields[::2], fields[1::2])))
+                job.restore(mapping)
             except Exception as exc:  # noqa: BLE001 - one unreadable job must not crash-loop the worker
-                log.error("worker %s: job %s cannot be read (%s); dropping it", self.name, job_id, exc)
-                batch.append((None, queue))
+                log.error("worker %s: job %s cannot be read (%r); failing it", self.name, job_id, exc)
+                batch.append((unreadable_job(self, job_id, qname, mapping, exc), queue))
                 continue
             job.worker_name, job.started_at, job._status = self.name, started_at, JobStatus.STARTED
             batch.append((job, queue))
@@ -244,6 +247,10 @@ class BatchWorker(SimpleWorker):
         penalty = (contextlib.nullcontext() if timeout == -1
                    else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
         try:
+            unreadable = getattr(job, "jobfleet_unreadable", None)
+            if unreadable:
+                job.ended_at = now()
+                return _Outcome(job, queue, False, exc_string=unreadable)
             with penalty:
                 value = job.perform()
             job.ended_at = now()
@@ -255,7 +262,10 @@ class BatchWorker(SimpleWorker):
             with contextlib.suppress(Exception):
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
             self.handle_exception(job, *exc_info)
-            outcome = _Outcome(job, queue, False, exc_string=format_exc_info(exc_info))
+            exc_string = format_exc_info(exc_info)
+            if isinstance(exc_info[1], DeserializationError):
+                exc_string += "\n" + payload_reason(job, exc_info[1])
+            outcome = _Outcome(job, queue, False, exc_string=exc_string)
         finally:
             if self.slot is not None:
                 self.slot.running = b""
