@@ -66,7 +66,7 @@ def redact(url: str) -> str:
     if "@" in netloc:
         creds, _, hostport = netloc.rpartition("@")
         user, has_password, _ = creds.partition(":")
-        if has_password:
+        if has_password and "@" not in user:  # a user name with '@' in it is more likely a password
             netloc = f"{user}:***@{hostport}"
         else:
             # redis-py reads "redis://secret@host" as a password with no user name.
@@ -74,9 +74,14 @@ def redact(url: str) -> str:
     path, qmark, query = tail.partition("?")
     if qmark:
         pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
-            query = urlencode([(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*/")
+        if any(_is_secret(k) for k, _ in pairs):
+            query = urlencode([(k, "***" if _is_secret(k) else v) for k, v in pairs], safe="*/")
     return f"{scheme}{sep}{netloc}{path}{qmark}{query}"
+
+
+def _is_secret(query_key: str) -> bool:
+    """``password``, ``ssl_password``, and anything a typo makes of them (``?password``, ``PASSWORD``)."""
+    return any(secret in query_key.lower() for secret in _SECRET_QUERY_KEYS)
 
 
 def parse(url: str | None) -> LocalTarget | RedisTarget:
@@ -128,7 +133,7 @@ def _scrub(text: str, url: str) -> str:
         secrets = [parts.password] if parts.password else []
         if parts.username and not parts.password:
             secrets.append(parts.username)
-        secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_QUERY_KEYS]
+        secrets += [v for k, v in parse_qsl(parts.query) if _is_secret(k)]
     except ValueError:
         return "the URL could not be read"
     for secret in secrets:
