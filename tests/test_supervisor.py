@@ -346,3 +346,15 @@ def test_a_result_that_cannot_be_pickled_is_stored_as_rq_does_and_the_worker_goe
         wait_until(lambda: bad.get_status() == JobStatus.FINISHED, what="bad job settled")
         wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
         assert Job.fetch(bad.id, connection=client).meta.get(meta.LOSSES) is None
+
+
+def test_json_serialized_jobs_run_with_serializer_json(redis_url, client):
+    # Given a job enqueued by plain RQ with the JSON serializer
+    from rq.serializers import JSONSerializer
+
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    job = queue.enqueue("tests.jobs.add", 2, b=40)
+    with Supervise(redis_url, "-n", "1", "--serializer", "json", *FAST):
+        # Then a supervisor started with --serializer json runs it
+        wait_until(lambda: job.get_status() == JobStatus.FINISHED, what="json job finished")
+        assert Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value() == 42
