@@ -96,7 +96,9 @@ def _check_redis_url(url: str) -> None:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("rq").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # RQ logs every job at INFO and sets rq.worker's level itself: keep RQ to warnings and up.
+    for name in ("rq", "rq.worker"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _fail(message: str, code: int) -> None:

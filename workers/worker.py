@@ -121,6 +121,8 @@ class BatchWorker(SimpleWorker):
         try:
             while not self._stop_requested:
                 try:
+                    if self.should_run_maintenance_tasks:
+                        self._maintain()
                     batch = self._take(block=not burst)
                     backoff = 0.1
                 except _REDIS_ERRORS as exc:
@@ -174,6 +176,17 @@ class BatchWorker(SimpleWorker):
                 log.warning("worker %s: could not settle with Redis (%s), attempt %d", self.name, exc, attempt + 1)
                 time.sleep(0.2 * (attempt + 1))
         log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
+
+    def _maintain(self) -> None:
+        """RQ's periodic registry cleanup (expired finished/failed entries, dead workers), under
+        RQ's own per-queue lock so one worker of the fleet does it every ``maintenance_interval``."""
+        try:
+            self.run_maintenance_tasks()
+        except _REDIS_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
+            self.last_cleaned_at = now()
+            log.exception("worker %s: registry maintenance failed", self.name)
 
     # -- dequeue -------------------------------------------------------------------------
     def _batch_size(self) -> int:
