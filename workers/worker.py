@@ -133,9 +133,6 @@ class BatchWorker(BatchWrites, SimpleWorker):
                     if burst:
                         break
                     continue
-                if self.get_state() != WorkerStatus.BUSY:
-                    with contextlib.suppress(*_REDIS_ERRORS):
-                        self.set_state(WorkerStatus.BUSY)
                 done += self._run_batch(batch, max_jobs, done)
                 if max_jobs is not None and done >= max_jobs:
                     break
@@ -216,18 +213,18 @@ class BatchWorker(BatchWrites, SimpleWorker):
         stamp = utcformat(now())
         score = time.time() + self.worker_ttl + 60
         return [first, self.name, stamp, score, Queue.redis_queue_namespace_prefix,
-                StartedJobRegistry.key_template.format(""), Job.redis_job_namespace_prefix]
+                StartedJobRegistry.key_template.format(""), Job.redis_job_namespace_prefix, self.key]
 
     def _take(self, block: bool) -> list[tuple[Job | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
         queue_keys = [q.key for q in self.queues]
         rows = self._dequeue(keys=[self.held_key, *queue_keys], args=self._script_args(self._batch_size()))
+        self._state = WorkerStatus.BUSY if rows else WorkerStatus.IDLE  # the script wrote it to Redis
         if not rows and block:
             rows = self._block(queue_keys)
         return self._load(rows)
 
     def _block(self, queue_keys: list[str]) -> list[Any]:
-        self.set_state(WorkerStatus.IDLE)
         if len(queue_keys) == 1:
             # BLMOVE is atomic: the id is in our held list the moment it leaves the queue.
             job_id = self.connection.blmove(queue_keys[0], self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
@@ -241,7 +238,9 @@ class BatchWorker(BatchWrites, SimpleWorker):
         job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
         queue_key = queue_key.decode() if isinstance(queue_key, bytes) else queue_key
         args = self._script_args(job_id)
-        return self._mark(keys=[self.held_key, queue_key], args=[*args, pushed])
+        rows = self._mark(keys=[self.held_key, queue_key], args=[*args, pushed])
+        self._state = WorkerStatus.BUSY
+        return rows
 
     def _load(self, rows: list[Any]) -> list[tuple[Job | None, Queue]]:
         batch: list[tuple[Job | None, Queue]] = []
@@ -318,8 +317,10 @@ class BatchWorker(BatchWrites, SimpleWorker):
             try:
                 held = self._held
                 with client.pipeline(transaction=False) as pipe:
-                    pipe.hset(self.key, mapping={"last_heartbeat": utcformat(now()),
-                                                 "state": self.get_state() or WorkerStatus.IDLE})
+                    self.last_heartbeat = now()
+                    # The whole registration, not just the time: after a Redis restart the worker
+                    # reappears complete in rq info.
+                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or WorkerStatus.IDLE})
                     pipe.expire(self.key, self.worker_ttl + 60)
                     register(self, pipe)
                     score = time.time() + self.worker_ttl + 60
