@@ -38,7 +38,7 @@ from . import keys
 log = logging.getLogger(__name__)
 
 #: Seconds a claim on a dead worker's jobs lasts; a claimer that dies lets another retry after it.
-CLAIM_TTL_S = 300
+CLAIM_TTL_S = 30
 _SETTLED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
 
