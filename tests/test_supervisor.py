@@ -124,7 +124,7 @@ def test_a_poison_job_is_given_up_after_max_losses_and_others_still_run(redis_ur
         assert latest.exc_string.startswith(meta.LOST_EXC_PREFIX + "lost 3 times: worker died by signal 9")
         # And the others are unaffected
         assert [j.return_value() for j in others] == [i * i for i in range(20)]
-        assert "given up after 3 losses" in sup.output()
+        wait_until(lambda: "given up after 3 losses" in sup.output(), what="give-up logged")
 
 
 def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, client, queue, tmp_path):
@@ -137,9 +137,8 @@ def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, cli
         job.refresh()
         assert job.return_value() == "survived"
         assert job.meta[meta.LOSSES] == 1
-        out = sup.output()
-        assert "died by signal 9 while running job " + job.id in out
-        assert f"job {job.id} re-queued" in out
+        wait_until(lambda: f"job {job.id} re-queued" in sup.output(), what="re-queue logged")
+        assert "died by signal 9 while running job " + job.id in sup.output()
 
 
 def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client, queue):
@@ -156,7 +155,7 @@ def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client
             # Then B runs every job, including those A held
             wait_until(lambda: finished(client, ids), timeout=60, what="all jobs finished")
             assert sorted(int(k) for k in client.hgetall(key)) == list(range(12))
-            assert "recovered" in b.output()
+            wait_until(lambda: "recovered" in b.output(), what="recovery logged")
             b.signal(signal.SIGTERM)
             assert b.wait() == 0
     assert StartedJobRegistry("default", connection=client).count == 0
