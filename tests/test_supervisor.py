@@ -357,3 +357,17 @@ def test_json_serialized_jobs_run_with_serializer_json(redis_url, client):
         # Then a supervisor started with --serializer json runs it
         wait_until(lambda: job.get_status() == JobStatus.FINISHED, what="json job finished")
         assert Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value() == 42
+
+
+def test_a_job_that_ignores_its_timeout_is_failed_and_its_worker_replaced(redis_url, client, queue):
+    # Given a job that blocks SIGALRM and would run 60 s, with a 1 s timeout
+    with Supervise(redis_url, "-n", "1", "--timeout-grace", "0.5", *FAST) as sup:
+        stuck = queue.enqueue(jobs.ignore_timeout, 60, job_timeout=1)
+        after = queue.enqueue(jobs.square, 9)
+        # Then the supervisor kills its worker after the grace and fails the job as timed out
+        wait_until(lambda: stuck.get_status() == JobStatus.FAILED, what="stuck job failed")
+        assert Result.fetch_latest(stuck).exc_string.startswith("rq.timeouts.JobTimeoutException: timed out")
+        assert meta.LOSSES not in Job.fetch(stuck.id, connection=client).meta
+        # And the next job runs on a fresh worker
+        wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
+        wait_until(lambda: "ignored its timeout" in sup.output(), what="kill logged")
