@@ -122,8 +122,9 @@ def test_a_poison_job_is_given_up_after_max_losses_and_others_still_run(redis_ur
         latest = Result.fetch_latest(poison)
         assert latest.type == Result.Type.FAILED
         assert latest.exc_string.startswith(meta.LOST_EXC_PREFIX + "lost 3 times: worker died by signal 9")
-        # And the others are unaffected
+        # And the others are unaffected: even those prefetched with it got no loss
         assert [j.return_value() for j in others] == [i * i for i in range(20)]
+        assert all(meta.LOSSES not in Job.fetch(j.id, connection=client).meta for j in others)
         wait_until(lambda: "given up after 3 losses" in sup.output(), what="give-up logged")
 
 
