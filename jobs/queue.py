@@ -96,7 +96,7 @@ class Queue:
         options = JobOptions(
             timeout=timeout,
             retries=retries,
-            retry_interval=tuple(retry_interval) if isinstance(retry_interval, (list, tuple)) else retry_interval,
+            retry_interval=tuple(retry_interval) if isinstance(retry_interval, (list, tuple)) else retry_interval,  # type: ignore[arg-type]  # JobOptions checks it
             job_id=job_id,
             result_ttl=result_ttl,
             failure_ttl=failure_ttl,

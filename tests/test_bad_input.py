@@ -8,7 +8,6 @@ must be exactly as before. A second test checks that docs/errors.md shows each r
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 

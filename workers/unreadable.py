@@ -49,7 +49,7 @@ def unreadable_job(worker: Any, job_id: str, queue_name: str, fields: dict[bytes
     It has what writing a failure needs (id, origin, times, the stored payload as it was: RQ
     rewrites the hash when it fails a job); the worker fails it without running it.
     """
-    job = worker.job_class(job_id, connection=worker.connection, serializer=worker.serializer)
+    job: Job = worker.job_class(job_id, connection=worker.connection, serializer=worker.serializer)
     raw = fields.get(b"data") or b""
     try:
         job.data = zlib.decompress(raw)
@@ -58,5 +58,5 @@ def unreadable_job(worker: Any, job_id: str, queue_name: str, fields: dict[bytes
     job.origin = queue_name
     job.started_at = job.ended_at = now()
     job.worker_name, job._status = worker.name, JobStatus.STARTED
-    job.jobfleet_unreadable = record_reason(job_id, exc)
+    job.jobfleet_unreadable = record_reason(job_id, exc)  # type: ignore[attr-defined]  # read with getattr
     return job
