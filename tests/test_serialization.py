@@ -148,3 +148,23 @@ def test_a_json_supervisor_fails_a_pickled_job_and_runs_the_json_ones(redis_url,
         assert (before.result(timeout=30), after.result(timeout=30)) == (9, 25)
         with pytest.raises(jobs.JobFailed, match="cannot be decoded with the json serializer"):
             queue.job(pickled.id).result(timeout=30)
+
+
+def test_recovering_a_dead_workers_unreadable_job_fails_it_instead_of_crashing_the_supervisor(redis_url, client):
+    from workers import keys
+    from workers.recovery import recover_worker
+
+    # Given a dead worker that held a good job and one whose record RQ cannot load
+    queue = rq.Queue("default", connection=client)
+    good, bad = queue.enqueue(job_functions.square, 2), queue.enqueue(job_functions.square, 3)
+    client.hset(bad.key, "timeout", b"soon")
+    for _ in range(2):
+        client.lmove(queue.key, keys.held("dead-worker"), "LEFT", "RIGHT")
+    # When its jobs are recovered (as the supervisor does after a SIGKILL, or for a lost host)
+    events = recover_worker(client, "dead-worker", lost_job_id=None, reason="worker died by signal 9", max_losses=3)
+    # Then the good job is back on the queue and the unreadable one failed with its reason
+    assert [(e.job_id, e.action) for e in events] == [(good.id, "requeued"), (bad.id, "unreadable")]
+    assert queue.job_ids == [good.id]
+    assert FailedJobRegistry("default", connection=client).get_job_ids() == [bad.id]
+    with jobs.Queue(redis_url) as client_queue, pytest.raises(jobs.JobFailed, match="record in Redis cannot be read"):
+        client_queue.job(bad.id).result(timeout=10)

@@ -34,6 +34,7 @@ from rq.worker import SimpleWorker
 from jobs import meta
 
 from . import keys
+from .unreadable import fetch_jobs
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ _SETTLED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.C
 
 @dataclass(frozen=True)
 class Requeued:
-    """What happened to one held job: ``requeued``, ``lost`` (given up), ``timed out`` or ``settled``."""
+    """What happened to one held job: ``requeued``, ``lost`` (given up), ``timed out``, ``unreadable``
+    (failed: its hash does not load) or ``settled``."""
 
     job_id: str
     action: str
@@ -87,7 +89,7 @@ def recover_worker(
         return None
     held_key = keys.held(worker_name)
     ids = [as_text(i) for i in connection.lrange(held_key, 0, -1)]
-    jobs = Job.fetch_many(ids, connection=connection, serializer=resolve_serializer(serializer))
+    jobs = fetch_jobs(Job, connection, resolve_serializer(serializer), ids)
     done: list[Requeued] = []
     back: list[Job] = []
     with connection.pipeline() as pipe:
@@ -98,6 +100,11 @@ def recover_worker(
             pipe.zrem(job.started_job_registry.key, f"{job_id}:{worker_name}")
             if job.get_status(refresh=False) in _SETTLED:
                 done.append(Requeued(job_id, "settled"))
+                continue
+            unreadable = getattr(job, "jobfleet_unreadable", None)
+            if unreadable:  # re-queueing it would only bring it back here: fail it with the reason
+                record_job_failure(job, unreadable, pipe)
+                done.append(Requeued(job_id, "unreadable"))
                 continue
             if lost_job_id == "first":
                 lost_job_id = job_id
@@ -123,6 +130,8 @@ def recover_worker(
             log.warning("job %s given up after %d losses: %s", event.job_id, event.losses, reason)
         elif event.action == "timed out":
             log.warning("job %s failed: %s", event.job_id, reason)
+        elif event.action == "unreadable":
+            log.error("job %s failed: its record in Redis cannot be read", event.job_id)
     return done
 
 

@@ -43,20 +43,42 @@ def record_reason(job_id: str, exc: BaseException) -> str:
             "or written by an incompatible RQ version")
 
 
-def unreadable_job(worker: Any, job_id: str, queue_name: str, fields: dict[bytes, bytes], exc: BaseException) -> Job:
+def unreadable_job(job_class: type[Job], connection: Any, serializer: Any, job_id: str, fields: dict[bytes, bytes],
+                   exc: BaseException, worker_name: str = "") -> Job:
     """A stand-in :class:`rq.job.Job` for a hash that did not load, carrying the failure reason.
 
     It has what writing a failure needs (id, origin, times, the stored payload as it was: RQ
-    rewrites the hash when it fails a job); the worker fails it without running it.
+    rewrites the hash when it fails a job); whoever holds it fails it without running it.
     """
-    job: Job = worker.job_class(job_id, connection=worker.connection, serializer=worker.serializer)
+    job = job_class(job_id, connection=connection, serializer=serializer)
     raw = fields.get(b"data") or b""
     try:
         job.data = zlib.decompress(raw)
     except zlib.error:
         job.data = raw
-    job.origin = queue_name
+    job.origin = (fields.get(b"origin") or b"").decode(errors="replace")
     job.started_at = job.ended_at = now()
-    job.worker_name, job._status = worker.name, JobStatus.STARTED
+    job.worker_name, job._status = worker_name or None, JobStatus.STARTED
     job.jobfleet_unreadable = record_reason(job_id, exc)  # type: ignore[attr-defined]  # read with getattr
     return job
+
+
+def fetch_jobs(job_class: type[Job], connection: Any, serializer: Any, ids: list[str]) -> list[Job | None]:
+    """``Job.fetch_many``, but a hash that does not load gives an :func:`unreadable_job`, not an exception."""
+    try:
+        return list(job_class.fetch_many(ids, connection=connection, serializer=serializer))
+    except Exception:  # noqa: BLE001 - one unreadable hash: load them one by one
+        pass
+    found: list[Job | None] = []
+    for job_id in ids:
+        fields = connection.hgetall(job_class.key_for(job_id))
+        if not fields:
+            found.append(None)
+            continue
+        job = job_class(job_id, connection=connection, serializer=serializer)
+        try:
+            job.restore(fields)
+        except Exception as exc:  # noqa: BLE001 - any parse error of RQ's
+            job = unreadable_job(job_class, connection, serializer, job_id, fields, exc)
+        found.append(job)
+    return found

@@ -265,7 +265,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 job.restore(mapping)
             except Exception as exc:  # noqa: BLE001 - one unreadable job must not crash-loop the worker
                 log.error("worker %s: job %s cannot be read (%r); failing it", self.name, job_id, exc)
-                batch.append((unreadable_job(self, job_id, qname, mapping, exc), queue))
+                batch.append((unreadable_job(self.job_class, self.connection, self.serializer, job_id, mapping, exc, self.name),
+                              queue))
                 continue
             job.worker_name, job.started_at, job._status = self.name, started_at, JobStatus.STARTED
             batch.append((job, queue))
