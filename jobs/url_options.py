@@ -12,6 +12,7 @@ import ipaddress
 import math
 import os
 import re
+import ssl
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -77,6 +78,7 @@ TLS_OPTIONS: dict[str, Callable[[str], str | None]] = {
     "ssl_password": _anything,
     "ssl_check_hostname": _BOOL,
     "ssl_ciphers": _anything,
+    "ssl_min_version": _choice(*(str(int(v)) for v in ssl.TLSVersion if v > 0)),
 }
 _TCP_ONLY = {"socket_connect_timeout", "socket_keepalive"}
 _HOST_NAME = re.compile(r"^[A-Za-z0-9._\-]+$")

@@ -105,6 +105,7 @@ def test_without_the_ca_the_client_is_told_certificate_verification_failed_and_w
 
 @pytest.mark.parametrize("query, connects", [
     ({"ssl_cert_reqs": "required"}, True),        # the CA given: verified
+    ({"ssl_min_version": "771"}, True),           # TLS 1.2 or later (ssl.TLSVersion.TLSv1_2)
     ({"ssl_cert_reqs": "none", "ssl_ca_certs": None}, True),      # redis-py: no verification at all
     ({"ssl_cert_reqs": "optional", "ssl_ca_certs": None}, False),  # a certificate sent is still checked
     ({"ssl_cert_reqs": "required", "ssl_ca_certs": None}, False),
