@@ -118,8 +118,11 @@ def test_the_supervisor_fails_each_unreadable_job_with_a_reason_and_runs_the_res
         last = queue.enqueue(job_functions.square, 7)
         # When `workers supervise --burst` runs the queue
         result = supervise_burst(redis_url)
-        # Then the supervisor and its worker finished normally, and the good jobs ran
+        # Then the supervisor and its one worker process finished normally (no death, no
+        # restart), and the good jobs ran
         assert result.returncode == 0, result.stderr
+        assert result.stderr.count(" started (pid ") == 1, result.stderr
+        assert "died by signal" not in result.stderr and "exited with code" not in result.stderr
         assert (first.result(timeout=30), last.result(timeout=30)) == (4, 49)
         # And each bad job failed alone, in the failed registry, with a reason the client reads
         assert sorted(FailedJobRegistry("default", connection=client).get_job_ids()) == sorted(bad.values())
