@@ -1,0 +1,1 @@
+"""Runnable examples; a package so that workers can import their job functions by name."""
