@@ -26,7 +26,6 @@ from typing import Any, TextIO
 
 import jobs
 from examples.cluster_jobs import crunch
-from jobs.urls import redact
 
 DEFAULT_URL = "redis://localhost:6379/0"
 
@@ -41,7 +40,8 @@ class Summary:
 
     def __str__(self) -> str:
         rate = self.jobs / self.seconds if self.seconds > 0 else float("inf")
-        lines = [f"{self.jobs} jobs in {self.seconds:.1f} s ({rate:.1f} jobs/s) on {len(self.per_host)} hosts"]
+        hosts = f"{len(self.per_host)} host{'' if len(self.per_host) == 1 else 's'}"
+        lines = [f"{self.jobs} jobs in {self.seconds:.1f} s ({rate:.1f} jobs/s) on {hosts}"]
         width = max((len(host) for host in self.per_host), default=0)
         lines += [f"  {host:<{width}}  {count}" for host, count in sorted(self.per_host.items())]
         return "\n".join(lines)
@@ -71,15 +71,20 @@ def count_hosts(results: Iterable[tuple[str, Any]]) -> Counter[str]:
 
 
 def run(url: str, n_jobs: int, queue: str = "default", work_seconds: float = 0.0, timeout_s: float = 600.0,
-        out: TextIO = sys.stdout) -> Summary:
-    """Enqueue ``n_jobs`` :func:`~examples.cluster_jobs.crunch` jobs, wait, and summarize."""
+        out: TextIO | None = None) -> Summary:
+    """Enqueue ``n_jobs`` :func:`~examples.cluster_jobs.crunch` jobs, wait, and summarize.
+
+    Progress goes to ``out`` (default: standard output).
+    """
+    out = out or sys.stdout
+
     def progress(done: int, total: int) -> None:
         print(f"  {done}/{total} done", file=out, flush=True)
 
     started = time.monotonic()
     with jobs.Queue(url, name=queue) as q:
         handles = [q.enqueue(crunch, i, work_seconds) for i in range(n_jobs)]
-        print(f"enqueued {n_jobs} jobs on {redact(url)} queue {queue!r}; waiting", file=out, flush=True)
+        print(f"enqueued {n_jobs} jobs on {jobs.redact(url)} queue {queue!r}; waiting", file=out, flush=True)
         results = collect(handles, timeout_s, progress)
     return Summary(jobs=n_jobs, seconds=time.monotonic() - started, per_host=count_hosts(results))
 
