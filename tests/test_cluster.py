@@ -29,7 +29,6 @@ PROCESSES_PER_HOST = 2
 @pytest.fixture
 def supervisors(network, cluster_url, tmp_path):
     """Hosts a, b and c, each running ``workers supervise -n 2`` on the queue ``cluster``."""
-    pytest.importorskip("workers.cli", reason="`workers supervise` arrives with the merge of branch supervisor")
     hosts = {name: network.add_host(name) for name in ("a", "b", "c")}
     for name, host in hosts.items():
         with open(tmp_path / f"supervisor-{name}.log", "wb") as log:

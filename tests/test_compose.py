@@ -18,6 +18,8 @@ import click
 import pytest
 from ruamel.yaml import YAML  # check-jsonschema's own YAML parser, so no extra dependency
 
+from workers.cli import cli as workers_cli
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 _VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\})")
@@ -153,23 +155,15 @@ def test_the_image_runs_the_workers_command_line(compose):
     assert {"tests", ".git", ".venv"} <= set((REPO_ROOT / ".dockerignore").read_text().split())
 
 
-def workers_group() -> click.Group:
-    """The real ``workers`` click group (whatever its name in workers.cli)."""
-    cli = pytest.importorskip("workers.cli", reason="workers.cli arrives with the merge of branch supervisor")
-    groups = [obj for obj in vars(cli).values() if isinstance(obj, click.Group) and "supervise" in obj.commands]
-    assert groups, "workers.cli has no click group with a `supervise` command"
-    return groups[0]
-
-
 def test_the_worker_command_parses_with_the_real_workers_cli(compose):
     # Given the worker's command line as compose runs it (the image's entrypoint is `workers`)
     argv = compose["services"]["worker"]["command"]
     # When the real CLI parses it, without running it
-    group = workers_group()
-    with group.make_context("workers", list(argv)) as ctx:
-        name, command, rest = group.resolve_command(ctx, ctx.protected_args + ctx.args)
-        with command.make_context(name, rest, parent=ctx) as sub:
-            params = sub.params
+    name, *rest = argv
+    command = workers_cli.get_command(click.Context(workers_cli, info_name="workers"), name)
+    assert command is not None, f"`workers {name}` does not exist"
+    with command.make_context(name, rest, parent=click.Context(workers_cli, info_name="workers")) as ctx:
+        params = ctx.params
     # Then every option is known and has the value compose gives it
     assert name == "supervise"
     assert str(params["url"]) == "redis://redis:6379/0"
