@@ -30,6 +30,7 @@ from typing import Protocol
 
 NAME_PREFIX = "jobfleet-"
 SUBNET_PREFIX = "10.213."
+FORCE_LOCAL_ENV = "JOBFLEET_TEST_HOSTS"
 #: Seconds a teardown step may take before it gives up with an error.
 STEP_TIMEOUT_S = 10.0
 
@@ -272,9 +273,12 @@ class LocalNetwork:
 def make_network() -> tuple[NetnsNetwork | LocalNetwork, str | None]:
     """A namespace network if this machine allows one, else a local one and the reason why.
 
-    Under ``CI`` there is no fallback: :class:`NamespacesUnavailable` is raised instead.
+    ``JOBFLEET_TEST_HOSTS=local`` asks for the fallback (to test it as root).  Under ``CI``
+    there is no fallback: :class:`NamespacesUnavailable` is raised instead.
     """
     try:
+        if os.environ.get(FORCE_LOCAL_ENV) == "local":
+            raise NamespacesUnavailable(f"{FORCE_LOCAL_ENV}=local asks for local processes")
         if os.geteuid() != 0:
             raise NamespacesUnavailable("network namespaces need root")
         sweep_stale()
