@@ -9,8 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so editing code does not reinstall them.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
 COPY jobs ./jobs
 COPY workers ./workers
 RUN pip install .

@@ -152,7 +152,19 @@ def test_the_image_runs_the_workers_command_line(compose):
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["workers"]' in dockerfile
     assert compose["services"]["worker"]["command"][0] == "supervise"
-    assert {"tests", ".git", ".venv"} <= set((REPO_ROOT / ".dockerignore").read_text().split())
+
+
+def test_everything_the_dockerfile_copies_is_in_the_build_context():
+    # Given the Dockerfile's COPY sources and what .dockerignore keeps out
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    sources = [src for line in re.findall(r"^COPY\s+(.+)$", dockerfile, flags=re.MULTILINE)
+               for src in line.split()[:-1]]
+    ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
+    # Then each exists and is not ignored, and the packages the workers import are among them
+    assert sources
+    assert [src for src in sources if not (REPO_ROOT / src).exists() or src in ignored] == []
+    assert {"jobs", "workers", "examples", "pyproject.toml"} <= set(sources)
+    assert {"tests", ".git", ".venv", ".env"} <= ignored
 
 
 def test_the_worker_command_parses_with_the_real_workers_cli(compose):
