@@ -51,11 +51,18 @@ class Host(Protocol):
     def kill(self) -> None: ...
 
 
+class IpCommandFailed(subprocess.CalledProcessError):
+    """An ``ip`` command failed; its message holds what ``ip`` said."""
+
+    def __str__(self) -> str:
+        return f"{' '.join(self.cmd)} exited with {self.returncode}: {(self.stderr or '').strip()}"
+
+
 def _ip(*args: str, check: bool = True) -> str:
-    """Run ``ip ARGS``; raise with its stderr when it fails."""
+    """Run ``ip ARGS``; raise :class:`IpCommandFailed` when it fails (unless ``check=False``)."""
     proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
     if check and proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, ["ip", *args], proc.stdout, proc.stderr)
+        raise IpCommandFailed(proc.returncode, ["ip", *args], proc.stdout, proc.stderr)
     return proc.stdout
 
 

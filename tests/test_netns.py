@@ -15,7 +15,7 @@ import rq
 
 from tests import jobs
 from tests.cluster_fixtures import cluster_redis, cluster_url, host_env, network, venv_script, wait_until  # noqa: F401
-from tests.netns import NAME_PREFIX, NetnsNetwork, _ip, make_network
+from tests.netns import NAME_PREFIX, LocalNetwork, NetnsNetwork, _ip, _process_table, make_network
 
 pytestmark = pytest.mark.redis
 
@@ -115,3 +115,28 @@ def test_a_host_cannot_reach_an_address_outside_its_network(netns_network):
     # Then there is no default route: traffic can't leave the test network
     assert "default" not in routes
     assert routes.split()[0] == f"{netns_network.subnet}.0/24"
+
+
+TREE = """
+import os, subprocess, sys, time
+# A child in its own session (as RQ's work horse), which a process-group kill would miss.
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_killing_a_local_host_kills_its_whole_process_tree():
+    # Given the local fallback, and a host whose process started a child in another session
+    with LocalNetwork() as net:
+        host = net.add_host("x")
+        parent = host.popen([sys.executable, "-c", TREE], stdout=subprocess.PIPE, text=True)
+        child_pid = int(parent.stdout.readline())
+        assert sorted(host.pids()) == sorted([parent.pid, child_pid])
+        # When the host is killed
+        host.kill()
+        # Then neither is left
+        assert host.pids() == []
+        assert parent.returncode == -9
+        assert child_pid not in _process_table()  # gone, or a zombie until init reaps it
+        parent.stdout.close()
