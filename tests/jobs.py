@@ -36,7 +36,7 @@ def sleep_then(seconds, value=None):
     return value
 
 
-def getpid():
+def getpid(_=None):
     return os.getpid()
 
 
@@ -67,6 +67,19 @@ def record(url, key, value):
     client = redis.Redis.from_url(url)
     client.hincrby(key, str(value), 1)
     return value
+
+
+def inverse(x):
+    return 1 / x
+
+
+def fail_once(marker_path):
+    """Raises the first time it runs (creating ``marker_path``), then succeeds."""
+    if not os.path.exists(marker_path):
+        with open(marker_path, "w") as fh:
+            fh.write("failed once\n")
+        raise RuntimeError("first attempt fails")
+    return "ok"
 
 
 def gated_host_job(url, key, x, timeout_s=120.0):
