@@ -82,6 +82,19 @@ def fail_once(marker_path):
     return "ok"
 
 
+def record_slowly(url, key, value, seconds=0.05):
+    """Like :func:`record` but takes a while, so a test can catch it running."""
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
+def sleep_and_record(url, key, value, seconds):
+    """Records that it began (in ``key:begun``), sleeps, then records its completion (drain tests)."""
+    record(url, key + ":begun", value)
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
 def gated_host_job(url, key, x, timeout_s=120.0):
     """For multi-host tests: note the host that started it, wait for the gate, return (host, x).
 

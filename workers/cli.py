@@ -67,6 +67,9 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
         code = Supervisor(config).run()
     except StartFailed as exc:
         _fail(str(exc), EXIT_START_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes one line
+        logging.getLogger(__name__).debug("supervisor failed", exc_info=True)
+        _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", EXIT_ERROR)
     sys.exit(code)
 
 
@@ -93,7 +96,9 @@ def _check_redis_url(url: str) -> None:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("rq").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # RQ logs every job at INFO and sets rq.worker's level itself: keep RQ to warnings and up.
+    for name in ("rq", "rq.worker"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _fail(message: str, code: int) -> None:

@@ -28,6 +28,7 @@ from rq.job_lifecycle import record_job_failure
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.serializers import resolve_serializer
+from rq.worker import SimpleWorker
 
 from jobs import meta
 
@@ -106,12 +107,20 @@ def recover_worker(
         pipe.delete(held_key)
         pipe.delete(keys.claim(worker_name))
         pipe.execute()
+    _register_death(connection, worker_name)
     for event in done:
         if event.action == "requeued":
             log.info("job %s re-queued from worker %s (losses: %d)", event.job_id, worker_name, event.losses)
         elif event.action == "lost":
             log.warning("job %s given up after %d losses: %s", event.job_id, event.losses, reason)
     return done
+
+
+def _register_death(connection: redis.Redis, worker_name: str) -> None:
+    """Take a dead worker out of RQ's worker sets, as its own ``register_death`` would have."""
+    worker = SimpleWorker.find_by_key(SimpleWorker.redis_worker_namespace_prefix + worker_name, connection=connection)
+    if worker is not None and worker.death_date is None:
+        worker.register_death()
 
 
 def _charge_loss(job: Job, pipe: Any, reason: str, default_max: int, back: list[Job]) -> Requeued:

@@ -31,6 +31,8 @@ from .worker import EXIT_START_FAILED, ChildSlot
 
 log = logging.getLogger(__name__)
 _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: A child that exits with an error code within this many seconds of its start crashed quickly.
+QUICK_CRASH_S = 5.0
 
 
 @dataclass
@@ -65,6 +67,8 @@ class _Child:
     process: Any = None
     slot: ChildSlot | None = None
     start_failures: int = 0
+    crashes: int = 0  # consecutive quick crashes of the child's own making (not signals)
+    started_at: float = 0.0
     restart_at: float | None = 0.0  # monotonic time of the next start; None: not to be restarted
 
 
@@ -107,6 +111,9 @@ class Supervisor:
             self._loop()
         finally:
             self._shutdown()
+            # Done: a late Ctrl-C must not kill the interpreter while it exits with our code.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return 0
 
     def _loop(self) -> None:
@@ -173,6 +180,7 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         child.restart_at = None
+        child.started_at = time.monotonic()
         log.info("worker %s started (pid %d)", child.name, child.process.pid)
 
     def _reaped(self, child: _Child) -> None:
@@ -203,7 +211,19 @@ class Supervisor:
             child.restart_at = time.monotonic() + delay
         else:
             child.start_failures = 0
-            child.restart_at = None if self._signals else time.monotonic()
+            child.restart_at = None if self._signals else time.monotonic() + self._crash_delay(child, code)
+
+    def _crash_delay(self, child: _Child, code: int) -> float:
+        """Killed from outside (a signal: OOM, a poison job): restart at once, its job re-runs.
+        Crashed on its own (an exit code, e.g. a bug in a --worker-class) soon after its start:
+        back off, 0.1 s doubling to 10 s, so a broken worker does not spin."""
+        if code < 0 or time.monotonic() - child.started_at >= QUICK_CRASH_S:
+            child.crashes = 0
+            return 0.0
+        child.crashes += 1
+        delay = min(0.1 * 2 ** (child.crashes - 1), 10.0)
+        log.warning("worker %s: restarting in %.1f s (%d quick crashes)", child.name, delay, child.crashes)
+        return delay
 
     def _recover(self, name: str, running: str | None, reason: str) -> None:
         self._unrecovered.append((name, running, reason))

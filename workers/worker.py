@@ -121,6 +121,8 @@ class BatchWorker(SimpleWorker):
         try:
             while not self._stop_requested:
                 try:
+                    if self.should_run_maintenance_tasks:
+                        self._maintain()
                     batch = self._take(block=not burst)
                     backoff = 0.1
                 except _REDIS_ERRORS as exc:
@@ -175,6 +177,17 @@ class BatchWorker(SimpleWorker):
                 time.sleep(0.2 * (attempt + 1))
         log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
 
+    def _maintain(self) -> None:
+        """RQ's periodic registry cleanup (expired finished/failed entries, dead workers), under
+        RQ's own per-queue lock so one worker of the fleet does it every ``maintenance_interval``."""
+        try:
+            self.run_maintenance_tasks()
+        except _REDIS_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
+            self.last_cleaned_at = now()
+            log.exception("worker %s: registry maintenance failed", self.name)
+
     # -- dequeue -------------------------------------------------------------------------
     def _batch_size(self) -> int:
         return max(1, min(self.batch_max, int(self.batch_window_s / max(self._avg_job_s, 1e-6))))
@@ -223,7 +236,12 @@ class BatchWorker(SimpleWorker):
                 batch.append((None, queue))  # deleted while queued: nothing to run
                 continue
             job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
-            job.restore(dict(zip(fields[::2], fields[1::2])))
+            try:
+                job.restore(dict(zip(fields[::2], fields[1::2])))
+            except Exception as exc:  # noqa: BLE001 - one unreadable job must not crash-loop the worker
+                log.error("worker %s: job %s cannot be read (%s); dropping it", self.name, job_id, exc)
+                batch.append((None, queue))
+                continue
             job.worker_name, job.started_at, job._status = self.name, started_at, JobStatus.STARTED
             batch.append((job, queue))
         self._held = held
@@ -244,7 +262,7 @@ class BatchWorker(SimpleWorker):
             job.ended_at = now()
             execute_success_callback(job, self.death_penalty_class, value)
             outcome = _Outcome(job, queue, True, value)
-        except Exception:  # noqa: BLE001 - any failure of user code is recorded in RQ's format
+        except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
             with contextlib.suppress(Exception):
@@ -264,6 +282,8 @@ class BatchWorker(SimpleWorker):
                 self._flush()
                 return
             except _REDIS_ERRORS as exc:
+                if self._stop_requested:
+                    raise  # stopping: _settle tries a few more times, then the supervisor re-queues
                 log.warning("worker %s: cannot write results (%s); retrying in %.1f s", self.name, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -275,14 +295,14 @@ class BatchWorker(SimpleWorker):
             return
         ok_count = 0
         finished: dict[str, dict[str, float]] = {}
-        with self.connection.pipeline(transaction=False) as pipe:
+        # MULTI/EXEC: a child killed mid-write leaves all of a batch's state or none of it.
+        with self.connection.pipeline(transaction=True) as pipe:
             for out in self._pending:
                 if out.job is None:
                     continue
-                if out.ok:
+                if out.ok and self._write_success(out, pipe, finished):
                     ok_count += 1
-                    self._write_success(out, pipe, finished)
-                else:
+                elif not out.ok:
                     self._write_failure(out, pipe)
             for qname, members in finished.items():
                 pipe.zadd(FinishedJobRegistry(qname, connection=self.connection).key, members)
@@ -294,8 +314,9 @@ class BatchWorker(SimpleWorker):
             pipe.ltrim(self.held_key, settled, -1)
             if ok_count:
                 pipe.hincrby(self.key, "successful_job_count", ok_count)
-            if ok_count < len(self._pending):
-                pipe.hincrby(self.key, "failed_job_count", len(self._pending) - ok_count)
+            failed_count = sum(1 for out in self._pending if out.job is not None and not out.ok)
+            if failed_count:
+                pipe.hincrby(self.key, "failed_job_count", failed_count)
             dependents = [out.job.dependents_key for out in self._pending if out.job is not None]
             if dependents:
                 pipe.exists(*dependents)
@@ -305,24 +326,34 @@ class BatchWorker(SimpleWorker):
         if dependents and replies[-1]:
             self._enqueue_dependents(pending)
 
-    def _write_success(self, out: _Outcome, pipe: Any, finished: dict[str, dict[str, float]]) -> None:
+    def _write_success(self, out: _Outcome, pipe: Any, finished: dict[str, dict[str, float]]) -> bool:
+        """Queue a success's writes; False (and a failure written instead) if the result cannot be stored."""
         job = out.job
+        assert job is not None
         ttl = job.get_result_ttl(self.default_result_ttl)
+        if ttl != 0:
+            try:  # the result is serialized before anything is queued, so a failure leaves no trace
+                Result.create(job, Result.Type.SUCCESSFUL, ttl, return_value=out.value, worker_name=self.name,
+                              pipeline=pipe, execution_id=self.name, execution_started_at=job.started_at,
+                              execution_ended_at=job.ended_at)
+            except Exception:  # noqa: BLE001 - e.g. an unpicklable return value: the job failed
+                out.ok, out.exc_string = False, format_exc_info(sys.exc_info())
+                self._write_failure(out, pipe)
+                return False
         job._status = JobStatus.FINISHED
         pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": utcformat(job.ended_at),
                                     "last_heartbeat": utcformat(job.ended_at)})
         if ttl == 0:
             job.delete(pipeline=pipe, remove_from_queue=False)
-            return
-        Result.create(job, Result.Type.SUCCESSFUL, ttl, return_value=out.value, worker_name=self.name,
-                      pipeline=pipe, execution_id=self.name, execution_started_at=job.started_at,
-                      execution_ended_at=job.ended_at)
+            return True
         if ttl > 0:
             pipe.expire(job.key, ttl)
         finished.setdefault(job.origin, {})[job.id] = ttl if ttl < 0 else time.time() + ttl
+        return True
 
     def _write_failure(self, out: _Outcome, pipe: Any) -> None:
         job = out.job
+        assert job is not None
         if job.should_retry:
             job.retry(out.queue, pipe)
             return
