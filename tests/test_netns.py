@@ -15,7 +15,16 @@ import rq
 
 from tests import jobs
 from tests.cluster_fixtures import cluster_redis, cluster_url, host_env, network, venv_script, wait_until  # noqa: F401
-from tests.netns import NAME_PREFIX, LocalNetwork, NetnsNetwork, _ip, _process_table, make_network
+from tests.netns import (
+    FORCE_LOCAL_ENV,
+    NAME_PREFIX,
+    LocalNetwork,
+    NamespacesUnavailable,
+    NetnsNetwork,
+    _ip,
+    _process_table,
+    make_network,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -140,3 +149,12 @@ def test_killing_a_local_host_kills_its_whole_process_tree():
         assert parent.returncode == -9
         assert child_pid not in _process_table()  # gone, or a zombie until init reaps it
         parent.stdout.close()
+
+
+def test_under_ci_the_harness_refuses_to_fall_back_to_local_processes(monkeypatch):
+    # Given CI set and a machine that (we pretend) cannot make namespaces
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.setenv(FORCE_LOCAL_ENV, "local")
+    # When a network is asked for, then it fails instead of quietly testing less
+    with pytest.raises(NamespacesUnavailable, match="CI is set"):
+        make_network()
