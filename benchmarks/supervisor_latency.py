@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -54,7 +53,7 @@ def child_kill(url: str, client, n: int = 20) -> None:
         for _ in range(n):
             marker = tempfile.mktemp(prefix="jobfleet-kill-")
             job = queue.enqueue(jobs.kill_once, marker)
-            wait_until(lambda: job.get_status() == JobStatus.FINISHED, 30)
+            wait_until(lambda job=job: job.get_status() == JobStatus.FINISHED, 30)
             killed_at = os.path.getmtime(marker)
             rerun_at = Result.fetch_latest(job).created_at.timestamp()
             delays.append((rerun_at - killed_at) * 1000)

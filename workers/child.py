@@ -12,7 +12,6 @@ import ctypes
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -73,9 +72,6 @@ def _build(config: ChildConfig, slot: ChildSlot) -> BatchWorker:
     connection = connect(config.url)
     worker = worker_class(list(config.queues), name=config.name, connection=connection,
                           serializer=config.serializer, slot=slot, prepare_for_work=False)
-    # prepare_for_work=False skips RQ's IP look-up, a Redis call that would crash a start while
-    # Redis is down; the fields rq info shows are filled here instead.
-    worker.hostname, worker.pid = socket.gethostname(), os.getpid()
     worker.install_child_signals()
     delay = 0.2
     while True:  # Redis down is a wait, not a start failure: the supervisor would crash-loop us

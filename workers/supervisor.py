@@ -260,7 +260,7 @@ class Supervisor:
                 pipe.hset(keys.supervisor(self.id), mapping={
                     "host": socket.gethostname(), "pid": os.getpid(), "queues": ",".join(self.config.queues),
                     "processes": len(self.children), "heartbeat": time.time()})
-                pipe.expire(keys.supervisor(self.id), max(1, round(self.config.host_timeout_s)))
+                pipe.pexpire(keys.supervisor(self.id), max(1, int(self.config.host_timeout_s * 1000)))
                 pipe.sadd(keys.SUPERVISORS, self.id)
                 if names:
                     pipe.sadd(keys.supervisor_workers(self.id), *names)
