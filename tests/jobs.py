@@ -115,3 +115,10 @@ def gated_host_job(url, key, x, timeout_s=120.0):
             raise TimeoutError(f"gate {key}:gate still shut after {timeout_s} s")
         time.sleep(0.05)
     return host, x
+
+
+def ignore_timeout(seconds):
+    """Blocks SIGALRM (like C code that never returns to Python), so RQ's timeout cannot stop it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(seconds)
+    return "should not finish"

@@ -122,9 +122,10 @@ def test_a_poison_job_is_given_up_after_max_losses_and_others_still_run(redis_ur
         latest = Result.fetch_latest(poison)
         assert latest.type == Result.Type.FAILED
         assert latest.exc_string.startswith(meta.LOST_EXC_PREFIX + "lost 3 times: worker died by signal 9")
-        # And the others are unaffected
+        # And the others are unaffected: even those prefetched with it got no loss
         assert [j.return_value() for j in others] == [i * i for i in range(20)]
-        assert "given up after 3 losses" in sup.output()
+        assert all(meta.LOSSES not in Job.fetch(j.id, connection=client).meta for j in others)
+        wait_until(lambda: "given up after 3 losses" in sup.output(), what="give-up logged")
 
 
 def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, client, queue, tmp_path):
@@ -137,9 +138,8 @@ def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, cli
         job.refresh()
         assert job.return_value() == "survived"
         assert job.meta[meta.LOSSES] == 1
-        out = sup.output()
-        assert "died by signal 9 while running job " + job.id in out
-        assert f"job {job.id} re-queued" in out
+        wait_until(lambda: f"job {job.id} re-queued" in sup.output(), what="re-queue logged")
+        assert "died by signal 9 while running job " + job.id in sup.output()
 
 
 def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client, queue):
@@ -156,7 +156,7 @@ def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client
             # Then B runs every job, including those A held
             wait_until(lambda: finished(client, ids), timeout=60, what="all jobs finished")
             assert sorted(int(k) for k in client.hgetall(key)) == list(range(12))
-            assert "recovered" in b.output()
+            wait_until(lambda: "recovered" in b.output(), what="recovery logged")
             b.signal(signal.SIGTERM)
             assert b.wait() == 0
     assert StartedJobRegistry("default", connection=client).count == 0
@@ -358,3 +358,17 @@ def test_json_serialized_jobs_run_with_serializer_json(redis_url, client):
         # Then a supervisor started with --serializer json runs it
         wait_until(lambda: job.get_status() == JobStatus.FINISHED, what="json job finished")
         assert Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value() == 42
+
+
+def test_a_job_that_ignores_its_timeout_is_failed_and_its_worker_replaced(redis_url, client, queue):
+    # Given a job that blocks SIGALRM and would run 60 s, with a 1 s timeout
+    with Supervise(redis_url, "-n", "1", "--timeout-grace", "0.5", *FAST) as sup:
+        stuck = queue.enqueue(jobs.ignore_timeout, 60, job_timeout=1)
+        after = queue.enqueue(jobs.square, 9)
+        # Then the supervisor kills its worker after the grace and fails the job as timed out
+        wait_until(lambda: stuck.get_status() == JobStatus.FAILED, what="stuck job failed")
+        assert Result.fetch_latest(stuck).exc_string.startswith("rq.timeouts.JobTimeoutException: timed out")
+        assert meta.LOSSES not in Job.fetch(stuck.id, connection=client).meta
+        # And the next job runs on a fresh worker
+        wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
+        wait_until(lambda: "ignored its timeout" in sup.output(), what="kill logged")

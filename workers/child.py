@@ -9,6 +9,7 @@ Anything else, or a signal, is a crash: its held jobs are re-queued by the super
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -59,6 +60,7 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
         sys.stdout.flush()
         os._exit(EXIT_START_FAILED)
     slot.ready = 1
+    gc.freeze()  # start-up objects (RQ, redis-py, the job modules) stay out of every GC pass
     done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
     recycle = config.max_jobs is not None and done >= config.max_jobs
     logging.shutdown()

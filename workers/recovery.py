@@ -44,7 +44,7 @@ _SETTLED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.C
 
 @dataclass(frozen=True)
 class Requeued:
-    """What happened to one held job: ``action`` is ``requeued``, ``lost`` (given up) or ``settled``."""
+    """What happened to one held job: ``requeued``, ``lost`` (given up), ``timed out`` or ``settled``."""
 
     job_id: str
     action: str
@@ -72,11 +72,14 @@ def recover_worker(
     max_losses: int,
     serializer: Any = None,
     claimer: str = "",
+    timed_out: bool = False,
 ) -> list[Requeued] | None:
     """Re-queue everything a dead worker held; charge a loss to ``lost_job_id`` only.
 
     ``lost_job_id="first"`` charges the first unsettled held job (used for a lost host, where
-    no shared memory tells which job was running). Returns None when another process holds
+    no shared memory tells which job was running). ``timed_out``: the supervisor killed the
+    worker because that job ignored its timeout; it is failed with RQ's ``JobTimeoutException``
+    instead of being charged a loss. Returns None when another process holds
     the claim on this worker (it does the work), else what was done to each held job.
     """
     claimer = claimer or socket.gethostname()
@@ -98,7 +101,10 @@ def recover_worker(
                 continue
             if lost_job_id == "first":
                 lost_job_id = job_id
-            if job_id == lost_job_id:
+            if job_id == lost_job_id and timed_out:
+                record_job_failure(job, f"rq.timeouts.JobTimeoutException: {reason}", pipe)
+                done.append(Requeued(job_id, "timed out"))
+            elif job_id == lost_job_id:
                 done.append(_charge_loss(job, pipe, reason, max_losses, back))
             else:
                 back.append(job)
@@ -115,6 +121,8 @@ def recover_worker(
             log.info("job %s re-queued from worker %s (losses: %d)", event.job_id, worker_name, event.losses)
         elif event.action == "lost":
             log.warning("job %s given up after %d losses: %s", event.job_id, event.losses, reason)
+        elif event.action == "timed out":
+            log.warning("job %s failed: %s", event.job_id, reason)
     return done
 
 

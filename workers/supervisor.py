@@ -53,6 +53,8 @@ class SupervisorConfig:
     host_timeout_s: float = 45.0
     #: Consecutive failed starts of one child after which the supervisor gives up.
     max_start_failures: int = 5
+    #: Seconds past its timeout a job may ignore SIGALRM before its worker is killed.
+    timeout_grace_s: float = 10.0
 
 
 class StartFailed(Exception):
@@ -69,6 +71,7 @@ class _Child:
     start_failures: int = 0
     crashes: int = 0  # consecutive quick crashes of the child's own making (not signals)
     started_at: float = 0.0
+    timed_out_job: str | None = None  # the job we killed this child for
     restart_at: float | None = 0.0  # monotonic time of the next start; None: not to be restarted
 
 
@@ -83,7 +86,7 @@ class Supervisor:
         self.children = [_Child(i) for i in range(config.processes)]
         self._ctx = multiprocessing.get_context("fork")
         self._signals = 0
-        self._unrecovered: list[tuple[str, str | None, str]] = []
+        self._unrecovered: list[tuple[str, str | None, str, bool]] = []
         self._next_beat = self._next_scan = 0.0
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -126,10 +129,25 @@ class Supervisor:
                 log.info("burst: queues empty, all workers done")
                 return
             self._periodic(now)
-            self._wait(self._next_wake(now))
+            self._kill_overdue()
+            self._wait(min(1.0, self._next_wake(now)))
             for child in self.children:
                 if child.process is not None and child.process.exitcode is not None:
                     self._reaped(child)
+
+    def _kill_overdue(self) -> None:
+        """SIGKILL a child whose job outlived its timeout by the grace: SIGALRM did not stop it
+        (a C extension that never returns to Python). The job is failed as timed out."""
+        wall = time.time()
+        for child in self.children:
+            slot = child.slot
+            if child.process is None or slot is None or not slot.deadline or child.timed_out_job:
+                continue
+            if wall > slot.deadline + self.config.timeout_grace_s:
+                child.timed_out_job = slot.running.decode() or None
+                log.warning("worker %s: job %s ignored its timeout for %.0f s; killing the worker",
+                            child.name, child.timed_out_job, self.config.timeout_grace_s)
+                _signal(child.process, signal.SIGKILL)
 
     def _next_wake(self, now: float) -> float:
         due = [c.restart_at for c in self.children if c.process is None and c.restart_at is not None]
@@ -190,6 +208,7 @@ class Supervisor:
         process.join(0)
         code = process.exitcode
         running = slot.running.decode() or None
+        timed_out, child.timed_out_job = child.timed_out_job, None
         child.process = None
         if code in (0, EXIT_RECYCLE):
             log.info("worker %s exited (%s)", child.name, "recycled" if code else "done")
@@ -200,7 +219,11 @@ class Supervisor:
         reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
         log.warning("worker %s (pid %d) %s%s", child.name, process.pid, reason.removeprefix("worker "),
                     f" while running job {running}" if running else "")
-        self._recover(child.name, running, reason)
+        if timed_out and timed_out == running:
+            reason = f"timed out: the job ignored SIGALRM for {self.config.timeout_grace_s:g} s past its timeout"
+            self._recover(child.name, running, reason, timed_out=True)
+        else:
+            self._recover(child.name, running, reason)
         if not slot.ready and code == EXIT_START_FAILED:
             child.start_failures += 1
             if child.start_failures >= self.config.max_start_failures:
@@ -225,21 +248,21 @@ class Supervisor:
         log.warning("worker %s: restarting in %.1f s (%d quick crashes)", child.name, delay, child.crashes)
         return delay
 
-    def _recover(self, name: str, running: str | None, reason: str) -> None:
-        self._unrecovered.append((name, running, reason))
+    def _recover(self, name: str, running: str | None, reason: str, timed_out: bool = False) -> None:
+        self._unrecovered.append((name, running, reason, timed_out))
         self._retry_recovery()
 
     def _retry_recovery(self) -> None:
         waiting, self._unrecovered = self._unrecovered, []
-        for name, running, reason in waiting:
+        for name, running, reason, timed_out in waiting:
             try:
                 recovery.recover_worker(self.connection, name, lost_job_id=running, reason=reason,
                                         max_losses=self.config.max_losses, serializer=self.config.serializer,
-                                        claimer=self.id)
+                                        claimer=self.id, timed_out=timed_out)
                 self.connection.srem(keys.supervisor_workers(self.id), name)
             except _REDIS_ERRORS as exc:
                 log.warning("cannot re-queue jobs of worker %s yet (%s); will retry", name, type(exc).__name__)
-                self._unrecovered.append((name, running, reason))
+                self._unrecovered.append((name, running, reason, timed_out))
 
     # -- periodic ------------------------------------------------------------------------
     def _periodic(self, now: float) -> None:
@@ -312,7 +335,7 @@ class Supervisor:
             child.process.join(10)
             child.process = None
             child.restart_at = None
-            self._unrecovered.append((child.name, None, "stopped by shutdown"))
+            self._unrecovered.append((child.name, None, "stopped by shutdown", False))
 
     def _unregister(self) -> None:
         try:

@@ -55,10 +55,13 @@ class ChildSlot(ctypes.Structure):
     """Shared memory between the supervisor and one child (no Redis round trip per job).
 
     ``running``: id of the job the child is executing right now (empty between jobs);
+    ``deadline``: when (epoch seconds) that job's timeout ends, 0 for none: the supervisor kills
+    a child whose job ignores SIGALRM (stuck in C code) some seconds after it;
     ``error``: why the child could not start; ``ready``: 1 once it registered with Redis.
     """
 
-    _fields_ = [("running", ctypes.c_char * 64), ("error", ctypes.c_char * 512), ("ready", ctypes.c_int)]
+    _fields_ = [("running", ctypes.c_char * 64), ("deadline", ctypes.c_double), ("error", ctypes.c_char * 512),
+                ("ready", ctypes.c_int)]
 
 
 class BatchWorker(BatchWrites, SimpleWorker):
@@ -269,10 +272,11 @@ class BatchWorker(BatchWrites, SimpleWorker):
     # -- running -------------------------------------------------------------------------
     def _perform(self, job: Job, queue: Queue) -> Outcome:
         """Run one job under its timeout (RQ's death penalty: SIGALRM) and its callbacks."""
-        if self.slot is not None:
-            self.slot.running = job.id.encode()
         job.started_at = now()
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+        if self.slot is not None:
+            self.slot.running = job.id.encode()
+            self.slot.deadline = 0.0 if timeout == -1 else time.time() + float(timeout)
         penalty = (contextlib.nullcontext() if timeout == -1
                    else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
         try:
@@ -290,7 +294,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
             outcome = Outcome(job, queue, False, exc_string=format_exc_info(exc_info))
         finally:
             if self.slot is not None:
-                self.slot.running = b""
+                self.slot.running, self.slot.deadline = b"", 0.0
         return outcome
 
     def _put_back(self) -> None:
