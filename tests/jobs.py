@@ -95,6 +95,28 @@ def sleep_and_record(url, key, value, seconds):
     return record(url, key, value)
 
 
+def gated_host_job(url, key, x, timeout_s=120.0):
+    """For multi-host tests: note the host that started it, wait for the gate, return (host, x).
+
+    Adds the host to the hash ``key:started`` (HINCRBY), then polls until ``key:gate`` exists,
+    so a test can kill a host while it certainly holds jobs.  Raises TimeoutError after
+    ``timeout_s`` seconds with the gate still shut.
+    """
+    import redis
+
+    from examples.cluster_jobs import host_id
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    host = host_id()
+    client.hincrby(f"{key}:started", host, 1)
+    deadline = time.monotonic() + timeout_s
+    while not client.exists(f"{key}:gate"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {key}:gate still shut after {timeout_s} s")
+        time.sleep(0.05)
+    return host, x
+
+
 def ignore_timeout(seconds):
     """Blocks SIGALRM (like C code that never returns to Python), so RQ's timeout cannot stop it."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})

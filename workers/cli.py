@@ -49,9 +49,11 @@ def cli() -> None:
               default="info", show_default=True)
 @click.option("--serializer", type=click.Choice(["pickle", "json"]), default="pickle", show_default=True,
               help="RQ serializer of the jobs (must match the producers').")
+@click.option("--path", "paths", multiple=True, default=["."], show_default=True, metavar="DIR",
+              help="Directory put first on sys.path, so job functions' modules import (as rq worker --path).")
 def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
               max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
-              log_level: str, serializer: str) -> None:
+              log_level: str, serializer: str, paths: tuple[str, ...]) -> None:
     """Run N RQ worker processes; restart dead ones and re-run the jobs they held.
 
     SIGTERM or Ctrl-C: take no new jobs, let running ones finish (--shutdown-timeout), put the
@@ -61,6 +63,8 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
 
     _setup_logging(log_level)
     _check_redis_url(url)
+    for path in reversed(paths):  # the children are forked, so they inherit it
+        sys.path.insert(0, os.path.abspath(path))
     config = SupervisorConfig(url=url, queues=queues or ("default",), processes=processes or os.cpu_count() or 1,
                               burst=burst, max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,

@@ -183,7 +183,7 @@ class LocalBackend(Backend):
 
     def _chunk_values(self, task: Task) -> list[Any]:
         if task.state == FINISHED:
-            return self._serializer.loads(task.data)  # type: ignore[no-any-return]
+            return self._serializer.loads(task.data)
         try:
             return self._value(task, None)  # raises
         except JobFailed as exc:

@@ -44,7 +44,8 @@ class Task:
                  max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
                  listener: Any = None, first_index: int = 0, size: int = 1) -> None:
         self.seq, self.kind, self.func_blob, self.payload, self.timeout = seq, kind, func_blob, payload, timeout
-        self.state, self.outcome, self.data = QUEUED, -1, None
+        self.state, self.outcome = QUEUED, -1
+        self.data: Any = None  # outcome data: result bytes, error tuple or a reason
         self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
         self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
         self.slot: _Slot | None = None
@@ -79,7 +80,7 @@ class ProcessPool:
         methods = multiprocessing.get_all_start_methods()
         # fork: a worker is a copy of this process, so it runs functions defined anywhere, as a
         # multiprocessing user expects, and starts in a millisecond.
-        self._ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self._serializer = serializer
         self.pending: deque[Task] = deque()
         self.done = threading.Condition()

@@ -104,7 +104,7 @@ class RedisBackend(Backend):
     def _status_raw(self, job_id: str) -> str | None:
         with translated(self._server):
             raw = self._client.hget(RQJob.key_for(job_id), "status")
-        return raw.decode() if raw is not None else None
+        return raw.decode() if isinstance(raw, bytes) else raw
 
     def status(self, job_id: str) -> str:
         status = self._status_raw(job_id)
@@ -141,7 +141,7 @@ class RedisBackend(Backend):
         values = items if isinstance(items, list) else list(items)
         if chunksize and chunksize > 1:
             return self._imap_chunked(func_name, values, chunksize, timeout, ordered, star)
-        calls = [(tuple(v), {}) if star else ((v,), {}) for v in values]
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(tuple(v), {}) if star else ((v,), {}) for v in values]
         ids = self._enqueue_calls(func, func_name, calls)
         index_of = {job_id: index for index, job_id in enumerate(ids)}
 
@@ -157,7 +157,7 @@ class RedisBackend(Backend):
         from ..chunks import run_chunk
 
         starts = range(0, len(values), chunksize)
-        calls = [((func_name, values[s:s + chunksize], star), {}) for s in starts]
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((func_name, values[s:s + chunksize], star), {}) for s in starts]
         ids = self._enqueue_calls(run_chunk, "jobs.chunks.run_chunk", calls)
         index_of = dict(zip(ids, starts))
 

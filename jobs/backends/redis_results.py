@@ -64,9 +64,7 @@ class Outcome:
         return self.value
 
 
-def parse_entries(
-    client: redis.Redis, job_id: str, entries: list[tuple[bytes, dict[bytes, bytes]]], serializer: Any
-) -> tuple[str, Outcome | None]:
+def parse_entries(client: redis.Redis, job_id: str, entries: Any, serializer: Any) -> tuple[str, Outcome | None]:
     """Read a stream's newest entries: (the last id seen, the final outcome or None)."""
     result_id, payload = entries[-1]
     rid = result_id.decode() if isinstance(result_id, bytes) else str(result_id)
@@ -96,8 +94,8 @@ def read_many(
 ) -> Iterator[tuple[str, str, Outcome | None]]:
     """XREAD (blocking up to ``block_ms``, or not at all when None) over ``positions``
     (job id → last stream id seen); yield (job id, new last id, outcome or None)."""
-    streams = {stream_key(job_id): last for job_id, last in positions.items()}
-    response = client.xread(streams, block=block_ms) if block_ms is not None else client.xread(streams)
+    streams: dict[Any, Any] = {stream_key(job_id): last for job_id, last in positions.items()}
+    response: Any = client.xread(streams, block=block_ms) if block_ms is not None else client.xread(streams)
     for key, entries in response or ():
         name = key.decode() if isinstance(key, bytes) else key
         job_id = name[len(stream_key("")):]
