@@ -14,7 +14,7 @@ import os
 import re
 import ssl
 from collections.abc import Callable
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from .errors import ConfigError
 
@@ -113,7 +113,7 @@ def check_options(url: str, show: str) -> None:
         raise ConfigError(f"bad Redis URL {show!r}: ssl_keyfile needs ssl_certfile (the client certificate) too")
 
 
-def _check_place(parts, scheme: str, show: str) -> None:  # type: ignore[no-untyped-def]
+def _check_place(parts: SplitResult, scheme: str, show: str) -> None:
     if scheme == "unix":
         if not parts.path:
             raise ConfigError(f"bad Redis URL {show!r}: it names no socket; write unix:///path/to/redis.sock")
