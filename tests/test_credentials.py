@@ -263,3 +263,16 @@ def test_a_secret_url_is_taken_off_the_command_line_as_click_would_read_it(argv,
 
     # Given a command line, When it is split, Then only a URL with a secret is moved (the last wins)
     assert split_secret_url(argv) == expected
+
+
+def test_the_compose_file_publishes_no_redis_port_and_anything_else_only_on_loopback():
+    from ruamel.yaml import YAML
+
+    # Given the compose file docs/security.md describes
+    services = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    # Then Redis publishes no port at all
+    assert "ports" not in services["redis"]
+    # And any port another service publishes is bound to the host's loopback only
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
