@@ -107,7 +107,7 @@ def _local_processes(url: str, rest: str) -> int:
     text = rest.strip("/")
     if text == "":
         return os.cpu_count() or 1
-    if not text.isdigit() or not (1 <= int(text) <= MAX_LOCAL_PROCESSES):
+    if not (text.isascii() and text.isdigit()) or not (1 <= int(text) <= MAX_LOCAL_PROCESSES):  # not '²'
         raise ConfigError(
             f"bad local URL {url!r}: write local:// (one process per CPU) or local://N "
             f"with N a whole number from 1 to {MAX_LOCAL_PROCESSES}"
