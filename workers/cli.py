@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 
@@ -16,6 +17,17 @@ from .worker import EXIT_START_FAILED
 
 #: Exit codes: 0 done, 1 error, 2 usage (click), 3 workers could not start.
 EXIT_ERROR = 1
+
+class Seconds(click.FloatRange):
+    """A duration in seconds: a ``FloatRange`` that also refuses nan and inf, which click lets
+    through every bound (a nan --shutdown-timeout would never run out)."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        seconds = float(super().convert(value, param, ctx))
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return seconds
+
 
 _URL = click.option("--url", envvar="JOBFLEET_URL", required=True, show_envvar=True,
                     help="Redis URL, e.g. redis://localhost:6379/0 (also JOBFLEET_URL).")
@@ -37,11 +49,11 @@ def cli() -> None:
               help="Replace a worker process after it ran N jobs (bounds memory leaks).")
 @click.option("--max-losses", type=click.IntRange(1), default=DEFAULT_MAX_LOSSES, show_default=True,
               help="Times a job may lose its worker (SIGKILL, OOM, segfault) before it is failed as lost.")
-@click.option("--shutdown-timeout", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+@click.option("--shutdown-timeout", type=Seconds(0), default=30.0, show_default=True, metavar="SECONDS",
               help="On SIGTERM/SIGINT, how long running jobs may finish before they are put back.")
-@click.option("--host-timeout", type=click.FloatRange(0.5), default=45.0, show_default=True, metavar="SECONDS",
+@click.option("--host-timeout", type=Seconds(0.5), default=45.0, show_default=True, metavar="SECONDS",
               help="A supervisor silent this long counts as a lost host; another re-runs its jobs.")
-@click.option("--timeout-grace", type=click.FloatRange(0), default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout-grace", type=Seconds(0), default=10.0, show_default=True, metavar="SECONDS",
               help="How long a job may run past its timeout (ignoring SIGALRM) before its worker is killed.")
 @click.option("--worker-class", default="workers.worker.BatchWorker", show_default=True, metavar="DOTTED.PATH",
               help="A subclass of workers.worker.BatchWorker.")
