@@ -38,6 +38,8 @@ ROWS = [
         "rediss://host:port/db, unix:///path.sock, fakeredis://"),
     Row('Queue("local://0")', lambda q, j: jobs.Queue("local://0"), jobs.ConfigError,
         "bad local URL 'local://0': write local:// (one process per CPU) or local://N with N a whole number from 1 to 1024"),
+    Row('Queue("local://²")', lambda q, j: jobs.Queue("local://²"), jobs.ConfigError,
+        "bad local URL 'local://²': write local:// (one process per CPU) or local://N with N a whole number from 1 to 1024"),
     Row('Queue("redis://h:0/0")', lambda q, j: jobs.Queue("redis://h:0/0"), jobs.ConfigError,
         "bad Redis URL 'redis://h:0/0': port must be 1-65535"),
     Row('Queue("redis:///0")', lambda q, j: jobs.Queue("redis:///0"), jobs.ConfigError,
@@ -193,6 +195,8 @@ CLI_ROWS = [
      "Error: Invalid value for '--serializer': 'yaml' is not one of 'pickle', 'json'."),
     ("workers supervise --url redis://h/0 --shutdown-timeout -1",
      "Error: Invalid value for '--shutdown-timeout': -1.0 is not in the range x>=0."),
+    ("workers supervise --url redis://h/0 --shutdown-timeout nan",
+     "Error: Invalid value for '--shutdown-timeout': 'nan' is not a finite number of seconds."),
     ("workers status --url local://2",
      "workers: error: 'local://2' is not a Redis URL: workers need redis://, rediss:// or unix://"),
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -81,6 +82,7 @@ def _shows_no_password(text: str) -> bool:
 @given(any_url)
 @example(f"redis://0??password={MARKER}")  # a typo: still hidden
 @example(f"redis://{MARKER}@127.0.0.1:{MARKER}@h/0")  # '@' in the password, unquoted
+@example("LOCAL://²")  # a digit to str.isdigit, not to int()
 def test_any_url_is_parsed_or_refused_with_a_config_error_that_hides_the_password(url):
     # Given any text as a queue URL
     # When it is parsed and redacted
@@ -207,13 +209,14 @@ def _map_is_accepted_or_refused(fake_queue: jobs.Queue, chunksize: object, timeo
 cli_value = st.one_of(st.sampled_from(["0", "1", "2", "-1", "1.5", "1e9", "nan", "inf", "x", "", "pickle", "json",
                                        "yaml", "debug", "INFO", "workers.worker.BatchWorker", "--burst"]), text)
 CLI_OPTIONS = ["--queue", "-q", "-n", "--processes", "--max-jobs-per-child", "--max-losses", "--shutdown-timeout",
-               "--host-timeout", "--worker-class", "--log-level", "--serializer", "--bogus"]
+               "--host-timeout", "--timeout-grace", "--worker-class", "--log-level", "--serializer", "--path", "--bogus"]
 cli_args = st.lists(st.one_of(st.tuples(st.sampled_from(CLI_OPTIONS), cli_value).map(list),
                               st.sampled_from([["--burst"], ["-h"], ["--"], ["extra"]])), max_size=5)
 
 
 @BUDGET
 @given(url=st.one_of(any_url, st.just("redis://127.0.0.1:6379/0")), args=cli_args)
+@example(url="unix:///", args=[["--shutdown-timeout", "nan"]])  # click's FloatRange lets nan through
 def test_supervise_options_are_accepted_or_usage_errors(url, args, monkeypatch_module):
     from click.testing import CliRunner
 
@@ -225,7 +228,11 @@ def test_supervise_options_are_accepted_or_usage_errors(url, args, monkeypatch_m
     monkeypatch_module.setattr("workers.supervisor.Supervisor.run", lambda self: 0)
     flat = ["supervise", "--url", url, *[word for pair in args for word in pair]]
     # When the command line is parsed
-    result = CliRunner().invoke(cli, flat, env={"JOBFLEET_URL": None})
+    saved_path = list(sys.path)  # --path puts directories on sys.path
+    try:
+        result = CliRunner().invoke(cli, flat, env={"JOBFLEET_URL": None})
+    finally:
+        sys.path[:] = saved_path
     # Then it is accepted (exit 0), or refused as a usage error (exit 2) with a message; never
     # another exception, and never a password
     assert result.exit_code in (0, 2), (flat, result.output, result.exception)
@@ -233,7 +240,8 @@ def test_supervise_options_are_accepted_or_usage_errors(url, args, monkeypatch_m
     assert _shows_no_password(result.output)
     if result.exit_code == 0 and "-h" not in flat and "--help" not in flat:
         config = started[0]
-        assert config.processes >= 1 and config.max_losses >= 1 and math.isfinite(config.shutdown_timeout_s)
+        assert config.processes >= 1 and config.max_losses >= 1
+        assert all(math.isfinite(s) for s in (config.shutdown_timeout_s, config.host_timeout_s, config.timeout_grace_s))
         assert config.serializer in ("pickle", "json")
 
 
