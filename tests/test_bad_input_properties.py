@@ -125,14 +125,14 @@ anything = st.one_of(
 
 
 @contextlib.contextmanager
-def fresh_queue() -> Iterator[jobs.Queue]:
+def fresh_queue(serializer: str = "pickle") -> Iterator[jobs.Queue]:
     """A queue on a fakeredis of its own holding one job (id ``taken``); one per example, so
     no key of an earlier example can expire between two snapshots."""
     from jobs.urls import _fake_servers
 
     name = f"properties-{uuid.uuid4().hex}"
     try:
-        with jobs.Queue(f"fakeredis://{name}") as queue:
+        with jobs.Queue(f"fakeredis://{name}", serializer=serializer) as queue:
             queue.enqueue_call(job_functions.square, [2], job_id="taken")
             yield queue
     finally:
@@ -156,10 +156,11 @@ OPTION_KEYS = ["timeout", "retries", "retry_interval", "job_id", "result_ttl", "
 
 @settings(BUDGET, max_examples=2 * BUDGET.max_examples)
 @given(options=st.dictionaries(st.sampled_from(OPTION_KEYS), anything, max_size=4),
-       args=st.one_of(st.none(), anything), kwargs=st.one_of(st.none(), anything))
-def test_enqueue_call_options_are_accepted_or_config_errors_and_a_refusal_writes_nothing(options, args, kwargs):
-    # Given a fakeredis queue with a job in it, and any options, args and kwargs
-    with fresh_queue() as queue:
+       args=st.one_of(st.none(), anything), kwargs=st.one_of(st.none(), anything),
+       serializer=st.sampled_from(["pickle", "json"]))
+def test_enqueue_call_options_are_accepted_or_config_errors_and_a_refusal_writes_nothing(options, args, kwargs, serializer):
+    # Given a fakeredis queue (pickle or JSON) with a job in it, and any options, args and kwargs
+    with fresh_queue(serializer) as queue:
         _enqueue_call_is_accepted_or_refused(queue, options, args, kwargs)
 
 
