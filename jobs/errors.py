@@ -10,6 +10,8 @@
     │     (TypeError)
     ├── JobFailed                  the job ran and raised; carries the remote type name and traceback
     │   └── JobLost                the job's worker died more times than allowed
+    ├── JobCanceled                the job was canceled before it ran
+    ├── JobNotFound (LookupError)  no job has that id (never enqueued, or expired)
     └── ResultTimeout              result(timeout) ran out; the job goes on
           (TimeoutError)
 
@@ -30,6 +32,8 @@ __all__ = [
     "SerializationError",
     "JobFailed",
     "JobLost",
+    "JobCanceled",
+    "JobNotFound",
     "ResultTimeout",
 ]
 
@@ -87,6 +91,14 @@ class JobFailed(JobsError):
 
 class JobLost(JobFailed):
     """The worker running the job died (SIGKILL, OOM, segfault) more times than allowed."""
+
+
+class JobCanceled(JobsError):
+    """The job was canceled before it ran, so it has no result."""
+
+
+class JobNotFound(JobsError, LookupError):
+    """No job has this id here: it was never enqueued on this queue, or its record expired."""
 
 
 class ResultTimeout(JobsError, TimeoutError):

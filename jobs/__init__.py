@@ -1,0 +1,45 @@
+"""jobfleet: a job queue as easy as ``multiprocessing.Pool``, as dependable as Redis queues.
+
+::
+
+    import jobs
+
+    with jobs.Queue("local://4") as q:          # or "redis://localhost:6379/0", "fakeredis://"
+        job = q.enqueue(square, 7)
+        job.result(timeout=10)                  # 49
+        q.map(square, [1, 2, 3, 4, 5])          # [1, 4, 9, 16, 25]
+"""
+
+from .errors import (
+    BackendUnavailable,
+    ConfigError,
+    JobCanceled,
+    JobFailed,
+    JobLost,
+    JobNotFound,
+    JobsError,
+    ResultTimeout,
+    SerializationError,
+)
+from .job import Job
+from .options import JobOptions
+from .queue import Queue
+from .urls import redact
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Queue",
+    "Job",
+    "JobOptions",
+    "redact",
+    "JobsError",
+    "ConfigError",
+    "BackendUnavailable",
+    "SerializationError",
+    "JobFailed",
+    "JobLost",
+    "JobCanceled",
+    "JobNotFound",
+    "ResultTimeout",
+]

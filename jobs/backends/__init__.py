@@ -1,0 +1,1 @@
+"""Backends behind :class:`jobs.Queue`: ``local`` (worker processes here) and ``redis`` (RQ)."""

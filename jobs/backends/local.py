@@ -1,0 +1,204 @@
+"""``local://N``: jobs run in N worker processes on this machine, no server needed.
+
+Unlike ``multiprocessing.Pool`` (which hangs for ever when a worker is SIGKILLed mid-task,
+cpython#96062), a dead worker is replaced and its job re-run, up to ``max_losses`` times, then
+the job ends with :class:`jobs.JobLost`.
+
+Job records live as long as a :class:`jobs.Job` handle refers to them (or until they end, for
+jobs nobody holds): a long-lived queue does not grow without bound.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import queue as queue_module
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..errors import JobCanceled, JobFailed, JobLost, JobsError, ResultTimeout, SerializationError
+from ..functions import dumps_function
+from ..meta import DEFAULT_MAX_LOSSES
+from ..options import JobOptions
+from ..serializers import check_dumps
+from .base import CANCELED as CANCELED_NAME
+from .base import FAILED as FAILED_NAME
+from .base import FINISHED as FINISHED_NAME
+from .base import QUEUED as QUEUED_NAME
+from .base import STARTED as STARTED_NAME
+from .base import Backend
+from .local_child import CALL, CHUNK, ERROR, OK, STARCHUNK, UNSERIALIZABLE
+from .local_pool import BROKEN, CANCELED, FINISHED, LOST, ProcessPool, Task
+
+__all__ = ["LocalBackend"]
+
+_STATE_NAMES = {0: QUEUED_NAME, 1: STARTED_NAME, 2: FINISHED_NAME, 3: FAILED_NAME, 4: CANCELED_NAME}
+_live_backends: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+
+
+@atexit.register
+def _terminate_at_exit() -> None:
+    for backend in list(_live_backends):
+        backend.terminate()
+
+
+class LocalBackend(Backend):
+    """Jobs in worker processes of ``multiprocessing``; see the module docstring."""
+
+    def __init__(self, processes: int, serializer: Any) -> None:
+        self._serializer = serializer
+        self._processes = processes
+        self._prefix = f"local-{os.getpid()}-{id(self):x}-"
+        self._seq = itertools.count(1)
+        self._tasks: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
+        self._func_cache: dict[Any, bytes] = {}
+        self._pool = ProcessPool(processes, serializer)
+        _live_backends.add(self)
+
+    def __repr__(self) -> str:
+        return f"<LocalBackend processes={self._processes}>"
+
+    # -- submitting -----------------------------------------------------------------------
+
+    def _function_blob(self, func: Callable[..., Any]) -> bytes:
+        try:
+            blob = self._func_cache.get(func)
+        except TypeError:  # an unhashable callable
+            return dumps_function(func)
+        if blob is None:
+            blob = dumps_function(func)
+            if len(self._func_cache) > 1024:
+                self._func_cache.clear()
+            self._func_cache[func] = blob
+        return blob
+
+    def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> tuple[str, Any]:
+        blob = self._function_blob(func)
+        payload = check_dumps(self._serializer, (args, kwargs), f"the arguments of {getattr(func, '__qualname__', func)!r}")
+        if options.job_id is not None:
+            raise JobsError("local:// chooses its own job ids; job_id= works on redis:// and fakeredis://")
+        seq = next(self._seq)
+        task = Task(seq, CALL, blob, payload, timeout=options.timeout,
+                    max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
+        self._tasks[seq] = task
+        self._pool.submit(task)
+        return f"{self._prefix}{seq}", task
+
+    def _task(self, job_id: str) -> Task:
+        task = None
+        if isinstance(job_id, str) and job_id.startswith(self._prefix):
+            tail = job_id[len(self._prefix):]
+            if tail.isdigit():
+                task = self._tasks.get(int(tail))
+        if task is None:
+            from ..errors import JobNotFound
+
+            raise JobNotFound(f"no job {job_id!r} on this local queue (local jobs live in the process that enqueued them)")
+        return task
+
+    def exists(self, job_id: str) -> bool:
+        try:
+            self._task(job_id)
+        except JobsError:
+            return False
+        return True
+
+    # -- results --------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> str:
+        return _STATE_NAMES[self._task(job_id).state]
+
+    def result(self, job_id: str, timeout: float | None) -> Any:
+        task = self._task(job_id)
+        if not self._pool.wait(task, timeout):
+            raise ResultTimeout(f"job {job_id} did not end within {timeout} s; it goes on running")
+        return self._value(task, job_id)
+
+    def _value(self, task: Task, job_id: str | None) -> Any:
+        if task.state == FINISHED:
+            return self._serializer.loads(task.data)
+        if task.state == CANCELED:
+            raise JobCanceled(f"job {job_id} was canceled before it ran")
+        outcome, data = task.outcome, task.data
+        if outcome == ERROR:
+            exc_type, message, remote_tb, _ = data
+            raise JobFailed(f"{exc_type}: {message}", job_id=job_id, exc_type=exc_type, remote_traceback=remote_tb)
+        if outcome == UNSERIALIZABLE:
+            raise SerializationError(f"job {job_id}: {data}")
+        if outcome == LOST:
+            raise JobLost(f"job {job_id} {data}", job_id=job_id, exc_type="JobLost")
+        assert outcome == BROKEN, outcome
+        raise JobsError(f"job {job_id}: {data}")
+
+    def cancel(self, job_id: str) -> bool:
+        return self._pool.cancel(self._task(job_id))
+
+    # -- map ------------------------------------------------------------------------------
+
+    def imap(self, func: Callable[..., Any], items: Iterable[Any], *, chunksize: int | None,
+             timeout: float | None, ordered: bool, star: bool) -> Iterator[Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        blob = self._function_blob(func)
+        values = items if isinstance(items, list) else list(items)
+        if chunksize is None:
+            chunksize = _pool_chunksize(len(values), self._processes)
+        listener: queue_module.SimpleQueue[Task] | None = None if ordered else queue_module.SimpleQueue()
+        kind = STARCHUNK if star else CHUNK
+        tasks = []
+        for start in range(0, len(values), chunksize):
+            chunk = values[start:start + chunksize]
+            payload = check_dumps(self._serializer, chunk, f"item(s) {start}-{start + len(chunk) - 1} of the map")
+            tasks.append(Task(next(self._seq), kind, blob, payload, listener=listener, first_index=start))
+        self._pool.submit_many(tasks)
+        return self._collect(tasks, listener, deadline)
+
+    def _collect(self, tasks: list[Task], listener: Any, deadline: float | None) -> Iterator[Any]:
+        try:
+            if listener is None:
+                for task in tasks:
+                    self._wait_until(task, deadline)
+                    yield from self._chunk_values(task)
+            else:
+                for _ in tasks:
+                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    try:
+                        task = listener.get(timeout=remaining)
+                    except queue_module.Empty:
+                        raise ResultTimeout("the map did not finish within its timeout; its jobs go on") from None
+                    yield from self._chunk_values(task)
+        finally:
+            for task in tasks:  # stop what has not started when the caller stops early or fails
+                self._pool.cancel(task)
+
+    def _wait_until(self, task: Task, deadline: float | None) -> None:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._pool.wait(task, remaining):
+            raise ResultTimeout("the map did not finish within its timeout; its jobs go on")
+
+    def _chunk_values(self, task: Task) -> list[Any]:
+        if task.state == FINISHED:
+            return self._serializer.loads(task.data)  # type: ignore[no-any-return]
+        try:
+            return self._value(task, None)  # raises
+        except JobFailed as exc:
+            index = task.first_index + (task.data[3] or 0 if task.outcome == ERROR else 0)
+            raise exc.at_index(index) from None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._pool.close()
+        _live_backends.discard(self)
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+
+
+def _pool_chunksize(n_items: int, processes: int) -> int:
+    """``Pool.map``'s default: about four chunks per worker."""
+    chunksize, extra = divmod(n_items, processes * 4)
+    return max(1, chunksize + (1 if extra else 0))
+

@@ -1,0 +1,118 @@
+"""The loop a ``local://`` worker process runs.
+
+The parent sends batches of calls over a pipe and reads results back in batches, so a tiny job
+costs a few microseconds of pipe traffic, not a round trip. Before each call the child writes
+the call's sequence number into shared memory (``current``): when the child dies, the parent
+reads it and knows which call killed it, so only that call is counted as lost.
+
+The child ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and
+exits when its pipe closes or its parent goes away.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+import traceback
+from typing import Any
+
+CALL, CHUNK, STARCHUNK = 0, 1, 2
+OK, ERROR, UNSERIALIZABLE = 0, 1, 2
+#: A child flushes finished results at least this often while a batch runs (seconds).
+FLUSH_INTERVAL = 0.02
+#: How often an idle child checks that its parent still lives (seconds).
+PARENT_CHECK_INTERVAL = 1.0
+
+
+class JobTimeoutError(Exception):
+    """The job ran past the timeout it was enqueued with."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise JobTimeoutError("the job ran past its timeout and was stopped")
+
+
+def _error(exc: BaseException, index: int | None = None) -> tuple[str, str, str, int | None]:
+    return (type(exc).__name__, str(exc), traceback.format_exc(), index)
+
+
+def _run_call(func: Any, payload: bytes, loads: Any, dumps: Any) -> tuple[int, Any]:
+    args, kwargs = loads(payload)
+    try:
+        value = func(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported to the parent
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return ERROR, _error(exc)
+    try:
+        return OK, dumps(value)
+    except Exception as exc:  # noqa: BLE001 - pickle/json raise many types
+        return UNSERIALIZABLE, f"the result ({type(value).__name__}) cannot be serialized: {type(exc).__name__}: {exc}"
+
+
+def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) -> tuple[int, Any]:
+    items = loads(payload)
+    results = []
+    for index, item in enumerate(items):
+        try:
+            results.append(func(*item) if star else func(item))
+        except BaseException as exc:  # noqa: BLE001 - reported with the item's index
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return ERROR, _error(exc, index)
+    try:
+        return OK, dumps(results)
+    except Exception as exc:  # noqa: BLE001
+        return UNSERIALIZABLE, f"a result cannot be serialized: {type(exc).__name__}: {exc}"
+
+
+def child_main(conn: Any, current: Any, serializer: Any, parent_pid: int) -> None:
+    """Run batches until the pipe closes or a ``None`` batch asks us to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    loads, dumps = serializer.loads, serializer.dumps
+    functions: dict[bytes, Any] = {}
+    monotonic = time.monotonic
+    while True:
+        try:
+            while not conn.poll(PARENT_CHECK_INTERVAL):
+                if os.getppid() != parent_pid:
+                    return
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        batch = pickle.loads(message)
+        if batch is None:
+            return
+        done: list[tuple[int, int, Any]] = []
+        last_flush = monotonic()
+        for seq, kind, func_blob, payload, timeout in batch:
+            func = functions.get(func_blob)
+            current.value = seq
+            try:
+                if func is None:
+                    func = functions[func_blob] = pickle.loads(func_blob)
+                if timeout:
+                    signal.setitimer(signal.ITIMER_REAL, timeout)
+                try:
+                    if kind == CALL:
+                        status, data = _run_call(func, payload, loads, dumps)
+                    else:
+                        status, data = _run_chunk(func, payload, loads, dumps, kind == STARCHUNK)
+                finally:
+                    if timeout:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+            except BaseException as exc:  # noqa: BLE001 - a function that cannot load, or a late alarm
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                status, data = ERROR, _error(exc)
+            current.value = 0
+            done.append((seq, status, data))
+            if monotonic() - last_flush > FLUSH_INTERVAL:
+                conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
+                done = []
+                last_flush = monotonic()
+        if done:
+            conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))

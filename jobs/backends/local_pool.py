@@ -1,0 +1,312 @@
+"""A process pool that never hangs on a dead worker and re-runs what the worker held.
+
+One dispatcher thread owns the worker processes. It sends calls in batches sized to the backlog
+(many tiny calls travel together; long calls go one at a time), reads results, and watches
+every child's sentinel. When a child dies the call it was running (known from shared memory)
+counts one loss and goes back on the queue; calls it had not started go back without a loss.
+A call lost ``max_losses`` times ends as lost instead of killing workers for ever.
+
+Callers never touch the processes: they append to ``pending`` and wait on ``done``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import wait as wait_for_ready
+from typing import Any
+
+from ..meta import DEFAULT_MAX_LOSSES
+from .local_child import ERROR, child_main
+
+logger = logging.getLogger(__name__)
+
+QUEUED, STARTED, FINISHED, FAILED, CANCELED = 0, 1, 2, 3, 4
+#: Outcomes the pool adds to local_child's OK / ERROR / UNSERIALIZABLE.
+LOST, BROKEN = 3, 4
+MAX_BATCH = 256
+
+
+class Task:
+    """One call (or one chunk of a map) and, once it ends, its outcome."""
+
+    __slots__ = ("seq", "kind", "func_blob", "payload", "timeout", "state", "outcome", "data",
+                 "losses", "max_losses", "retries", "options", "listener", "first_index", "__weakref__")
+
+    def __init__(self, seq: int, kind: int, func_blob: bytes, payload: bytes, timeout: float | None = None,
+                 max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
+                 listener: Any = None, first_index: int = 0) -> None:
+        self.seq, self.kind, self.func_blob, self.payload, self.timeout = seq, kind, func_blob, payload, timeout
+        self.state, self.outcome, self.data = QUEUED, -1, None
+        self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
+        self.listener, self.first_index = listener, first_index
+
+
+class _Slot:
+    """A worker process, the pipe to it, and what it holds."""
+
+    __slots__ = ("process", "conn", "current", "inflight")
+
+    def __init__(self, process: Any, conn: Any, current: Any) -> None:
+        self.process, self.conn, self.current = process, conn, current
+        self.inflight: dict[int, Task] = {}
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"worker died by signal {-exitcode}"
+    return f"worker exited with code {exitcode}"
+
+
+class ProcessPool:
+    """``processes`` worker processes fed by one dispatcher thread."""
+
+    def __init__(self, processes: int, serializer: Any) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        # fork: a worker is a copy of this process, so it runs functions defined anywhere, as a
+        # multiprocessing user expects, and starts in a millisecond.
+        self._ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._serializer = serializer
+        self.pending: deque[Task] = deque()
+        self.done = threading.Condition()
+        self._retry_heap: list[tuple[float, int, Task]] = []
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._wake_flag = False
+        self._closing = False
+        self._broken: str | None = None
+        self._slots = [self._start_slot() for _ in range(processes)]
+        self._thread = threading.Thread(target=self._run, name="jobfleet-local-dispatcher", daemon=True)
+        self._thread.start()
+
+    # -- caller side ----------------------------------------------------------------------
+
+    def submit(self, task: Task) -> None:
+        if self._closing or self._broken:
+            from ..errors import JobsError
+
+            raise JobsError(self._broken or "the queue is closed; open a new jobs.Queue")
+        self.pending.append(task)
+        self.wake()
+
+    def submit_many(self, tasks: list[Task]) -> None:
+        self.pending.extend(tasks)
+        self.wake()
+
+    def wake(self) -> None:
+        if not self._wake_flag:
+            self._wake_flag = True
+            try:
+                self._wake_w.send_bytes(b"")
+            except OSError:
+                pass
+
+    def cancel(self, task: Task) -> bool:
+        with self.done:
+            if task.state == QUEUED:
+                task.state = CANCELED
+                self._notify(task)
+                return True
+            return task.state == CANCELED
+
+    def wait(self, task: Task, timeout: float | None) -> bool:
+        """Block until ``task`` ends or ``timeout`` seconds pass; True when it ended."""
+        if task.state >= FINISHED:
+            return True
+        with self.done:
+            return self.done.wait_for(lambda: task.state >= FINISHED, timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Let queued and running calls finish, then stop the children. Safe twice."""
+        if self._closing:
+            self._thread.join(timeout=10)
+            return
+        self._closing = True
+        self.wake()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("local queue: jobs still running after %s s; stopping the workers", timeout)
+            self._broken = "the queue was closed while jobs were running"
+            self.wake()
+            self._thread.join(10)
+
+    def terminate(self) -> None:
+        """Stop at once (interpreter exit): kill the children, fail what is left."""
+        self._broken = self._broken or "the queue was terminated"
+        self._closing = True
+        self.wake()
+        self._thread.join(5)
+        for slot in self._slots:
+            if slot.process.is_alive():
+                slot.process.kill()
+
+    # -- dispatcher thread ------------------------------------------------------------------
+
+    def _start_slot(self) -> _Slot:
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        current = self._ctx.RawValue("q", 0)
+        process = self._ctx.Process(
+            target=child_main, args=(child_conn, current, self._serializer, os.getpid()),
+            name="jobfleet-local-worker", daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        return _Slot(process, parent_conn, current)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # noqa: BLE001 - a bug here must not leave callers waiting
+            logger.exception("local queue dispatcher failed")
+            self._broken = f"the local queue's dispatcher failed: {type(exc).__name__}: {exc}"
+        self._shutdown_children()
+        self._fail_everything(self._broken or "the queue was closed before the job ran")
+
+    def _loop(self) -> None:
+        while True:
+            self._wake_flag = False
+            while self._wake_r.poll():
+                self._wake_r.recv_bytes()
+            self._promote_due_retries()
+            self._dispatch()
+            if self._broken or (self._closing and not self._busy()):
+                return
+            waitables: list[Any] = [self._wake_r]
+            for slot in self._slots:
+                waitables += (slot.conn, slot.process.sentinel)
+            delay = self._retry_heap[0][0] - time.monotonic() if self._retry_heap else None
+            for ready in wait_for_ready(waitables, None if delay is None else max(0.0, delay)):
+                if ready is self._wake_r:
+                    continue
+                for index, slot in enumerate(self._slots):
+                    if ready is slot.conn:
+                        self._receive(slot)
+                    elif ready == slot.process.sentinel:
+                        self._slots[index] = self._replace_dead(slot)
+
+    def _busy(self) -> bool:
+        return bool(self._retry_heap) or any(t.state == QUEUED for t in self.pending) or any(s.inflight for s in self._slots)
+
+    def _dispatch(self) -> None:
+        pending = self.pending
+        if not pending:
+            return
+        target = max(1, min(MAX_BATCH, len(pending) // (2 * len(self._slots)) + 1))
+        for slot in self._slots:
+            if len(slot.inflight) >= target or not pending:
+                continue
+            batch: list[Task] = []
+            with self.done:
+                while pending and len(batch) < target:
+                    task = pending.popleft()
+                    if task.state != QUEUED:
+                        continue
+                    if task.losses and batch:  # a task that killed a worker travels alone
+                        pending.appendleft(task)
+                        break
+                    task.state = STARTED
+                    batch.append(task)
+                    if task.losses:
+                        break
+            if not batch:
+                continue
+            for task in batch:
+                slot.inflight[task.seq] = task
+            message = [(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
+            try:
+                slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                pass  # the child died; its sentinel will tell, and _replace_dead re-queues the batch
+
+    def _receive(self, slot: _Slot) -> None:
+        try:
+            while slot.conn.poll():
+                results = pickle.loads(slot.conn.recv_bytes())
+                finished = [slot.inflight.pop(seq) for seq, _, _ in results]
+                with self.done:
+                    for task, (_, outcome, data) in zip(finished, results):
+                        self._end(task, outcome, data)
+                    self.done.notify_all()
+        except (EOFError, OSError):
+            pass
+
+    def _end(self, task: Task, outcome: int, data: Any) -> None:
+        """Record an outcome (under ``done``); a failing call with retries left goes back."""
+        if outcome == ERROR and task.retries > 0:
+            attempt = task.options.retries - task.retries if task.options else 0
+            task.retries -= 1
+            task.state = QUEUED
+            delay = task.options.interval_before(attempt) if task.options else 0.0
+            heapq.heappush(self._retry_heap, (time.monotonic() + delay, task.seq, task))
+            return
+        task.outcome, task.data = outcome, data
+        task.state = FINISHED if outcome == 0 else FAILED
+        task.payload = b""  # the arguments are no longer needed
+        self._notify(task)
+
+    def _notify(self, task: Task) -> None:
+        if task.listener is not None:
+            task.listener.put(task)
+
+    def _promote_due_retries(self) -> None:
+        now = time.monotonic()
+        while self._retry_heap and self._retry_heap[0][0] <= now:
+            _, _, task = heapq.heappop(self._retry_heap)
+            if task.state == QUEUED:
+                self.pending.append(task)
+
+    def _replace_dead(self, slot: _Slot) -> _Slot:
+        self._receive(slot)  # results it sent before dying still count
+        slot.process.join(1)
+        reason = _describe_exit(slot.process.exitcode)
+        running = slot.current.value
+        logger.warning("local queue: %s (pid %s) holding %d job(s); restarting it",
+                       reason, slot.process.pid, len(slot.inflight))
+        back: list[Task] = []
+        with self.done:
+            for seq, task in slot.inflight.items():
+                if seq == running:
+                    task.losses += 1
+                    if task.losses >= task.max_losses:
+                        logger.error("local queue: giving up job %s: lost %d times: %s", seq, task.losses, reason)
+                        task.outcome, task.data, task.state = LOST, f"lost {task.losses} times: {reason}", FAILED
+                        self._notify(task)
+                        continue
+                    logger.warning("local queue: re-running job %s (loss %d of %d)", seq, task.losses, task.max_losses)
+                task.state = QUEUED
+                back.append(task)
+            self.done.notify_all()
+        self.pending.extendleft(reversed(back))
+        slot.conn.close()
+        if self._closing and self._broken:
+            return slot
+        return self._start_slot()
+
+    def _shutdown_children(self) -> None:
+        for slot in self._slots:
+            try:
+                slot.conn.send_bytes(pickle.dumps(None))
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        for slot in self._slots:
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(5)
+            slot.conn.close()
+
+    def _fail_everything(self, reason: str) -> None:
+        with self.done:
+            leftovers = [t for s in self._slots for t in s.inflight.values()] + list(self.pending)
+            leftovers += [t for _, _, t in self._retry_heap]
+            for task in leftovers:
+                if task.state < FINISHED:
+                    task.outcome, task.data, task.state = BROKEN, reason, FAILED
+                    self._notify(task)
+            self.done.notify_all()

@@ -1,0 +1,160 @@
+"""``jobs.Queue``: one API over every backend, chosen by the URL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from . import serializers
+from .backends.base import Backend
+from .errors import ConfigError
+from .job import Job
+from .options import JobOptions
+from .urls import LocalTarget, parse, redact
+
+__all__ = ["Queue"]
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+class Queue:
+    """A queue of jobs: ``local://N`` (worker processes here), ``redis://`` (RQ), ``fakeredis://``.
+
+    ``url`` defaults to ``local://`` (one worker per CPU). ``name`` is the RQ queue name on Redis
+    (workers listen to it); on ``local://`` it only labels the queue. ``serializer`` is
+    ``"pickle"`` (any Python value; trust your Redis) or ``"json"``.
+
+    Use it as a context manager, or call :meth:`close`: on ``local://`` closing waits for the
+    jobs already enqueued, then stops the worker processes.
+    """
+
+    def __init__(self, url: str = "local://", name: str = "default", *, serializer: str = "pickle") -> None:
+        target = parse(url)
+        if not isinstance(name, str) or not _QUEUE_NAME.match(name):
+            raise ConfigError(f"queue name must be 1-128 letters, digits or _.:- characters, not {name!r}")
+        self._serializer = serializers.resolve(serializer)
+        self._url = url if url else "local://"
+        self._name = name
+        self._backend: Backend
+        if isinstance(target, LocalTarget):
+            from .backends.local import LocalBackend
+
+            self._backend = LocalBackend(target.processes, serializer=self._serializer)
+        else:
+            from .backends.redis import RedisBackend
+
+            self._backend = RedisBackend(target.url, name, serializer=self._serializer)
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def url(self) -> str:
+        """The URL with any password replaced by ``***``."""
+        return redact(self._url)
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"<jobs.Queue {self.url} name={self._name!r} serializer={serializers.name_of(self._serializer)!r}>"
+
+    # -- single jobs ----------------------------------------------------------------------
+
+    def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
+        """Run ``func(*args, **kwargs)`` on a worker; return its :class:`Job` at once.
+
+        Every keyword goes to ``func``; job options go through :meth:`enqueue_call`.
+        """
+        return Job(self._backend, *self._backend.submit(func, args, kwargs, JobOptions()))
+
+    def enqueue_call(
+        self,
+        func: Callable[..., Any],
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_interval: float | Sequence[float] = 0,
+        job_id: str | None = None,
+        result_ttl: float | None = None,
+        failure_ttl: float | None = None,
+        description: str | None = None,
+        max_losses: int | None = None,
+    ) -> Job:
+        """Like :meth:`enqueue`, with job options (see :class:`jobs.options.JobOptions`)."""
+        if args is not None and (isinstance(args, (str, bytes)) or not isinstance(args, Sequence)):
+            raise ConfigError(f"args must be a list or tuple of positional arguments, not {type(args).__name__}")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise ConfigError(f"kwargs must be a dict of keyword arguments, not {type(kwargs).__name__}")
+        options = JobOptions(
+            timeout=timeout,
+            retries=retries,
+            retry_interval=tuple(retry_interval) if isinstance(retry_interval, Sequence) else retry_interval,
+            job_id=job_id,
+            result_ttl=result_ttl,
+            failure_ttl=failure_ttl,
+            description=description,
+            max_losses=max_losses,
+        )
+        return Job(self._backend, *self._backend.submit(func, tuple(args or ()), dict(kwargs or {}), options))
+
+    def job(self, job_id: str) -> Job:
+        """The job with this id, enqueued here or (on Redis) by any process; :class:`jobs.JobNotFound` if none."""
+        from .errors import JobNotFound
+
+        if not isinstance(job_id, str) or not self._backend.exists(job_id):
+            raise JobNotFound(f"no job {job_id!r} on queue {self._name!r} at {self.url}")
+        return Job(self._backend, job_id)
+
+    # -- many jobs, like multiprocessing.Pool ----------------------------------------------
+
+    def map(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+        """``[func(x) for x in iterable]`` on the workers, in order, like ``Pool.map``.
+
+        Raises :class:`jobs.JobFailed` naming the first failing item's index, and
+        :class:`jobs.ResultTimeout` when ``timeout`` seconds pass for the whole call.
+        """
+        return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=False))
+
+    def starmap(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]], *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+        """``[func(*args) for args in iterable]``, like ``Pool.starmap``."""
+        return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=True))
+
+    def imap(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+        """Results in order, each as soon as it and those before it are done."""
+        return self._imap(func, iterable, chunksize, timeout, ordered=True, star=False)
+
+    def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+        """Results in the order they finish."""
+        return self._imap(func, iterable, chunksize, timeout, ordered=False, star=False)
+
+    def _imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None, timeout: float | None, *, ordered: bool, star: bool) -> Iterator[Any]:
+        if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
+            raise ConfigError(f"chunksize must be a whole number >= 1, not {chunksize!r}")
+        JobOptions(timeout=timeout)  # the same check as a job timeout
+        if not isinstance(iterable, Iterable):
+            raise ConfigError(f"map needs an iterable of items, not {type(iterable).__name__}")
+        return self._backend.imap(func, iterable, chunksize=chunksize, timeout=timeout, ordered=ordered, star=star)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def run_pending(self) -> int:
+        """On ``fakeredis://``, run the queued jobs now in this process; returns how many ran."""
+        return self._backend.run_pending()
+
+    def close(self) -> None:
+        """Wait for enqueued local jobs, stop worker processes, close connections. Safe twice."""
+        self._backend.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
