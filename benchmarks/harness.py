@@ -19,10 +19,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,13 +85,13 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[index]
 
 
-def alternate(runs: int, *measures: Callable[[], float] | None) -> list[list[float]]:
+def alternate(runs: int, *measures: Callable[[], T] | None) -> list[list[T]]:
     """Run each measure once per round, in turn, for ``runs`` rounds; a ``None`` measure is skipped.
 
     Alternating spreads slow phases of the machine (another process, a thermal dip) over both
     sides instead of charging them to one.
     """
-    samples: list[list[float]] = [[] for _ in measures]
+    samples: list[list[T]] = [[] for _ in measures]
     for _ in range(runs):
         for sample, measure in zip(samples, measures):
             if measure is not None:
@@ -117,6 +118,12 @@ def jobfleet_queue_api():
     return jobs if hasattr(jobs, "Queue") else None
 
 
+def jobfleet_redis_api():
+    """The ``jobs`` module when ``jobs.Queue`` can use Redis (``jobs.backends.redis`` exists), else ``None``."""
+    jobs = jobfleet_queue_api()
+    return jobs if jobs and importlib.util.find_spec("jobs.backends.redis") is not None else None
+
+
 def supervisor_available() -> bool:
     return importlib.util.find_spec("workers") is not None and \
         importlib.util.find_spec("workers.cli") is not None
@@ -138,6 +145,17 @@ def child_env() -> dict[str, str]:
 
 def rq_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "rq.cli", *args]
+
+
+def rq_worker_command(url: str, queue: str, *extra: str, simple: bool = False) -> list[str]:
+    """``rq worker`` (forks a work horse per job) or, with ``simple``, RQ's SimpleWorker (no fork)."""
+    worker_class = ("-w", "rq.worker.SimpleWorker") if simple else ()
+    return rq_command("worker", *worker_class, "-q", "-u", url, *extra, queue)
+
+
+def rq_pool_command(url: str, queue: str, processes: int, *extra: str) -> list[str]:
+    """``rq worker-pool -n N``: RQ's own supervisor, with its default (forking) workers."""
+    return rq_command("worker-pool", "-n", str(processes), "-q", "-u", url, *extra, queue)
 
 
 def supervise_command(url: str, processes: int, *extra: str) -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.harness import (Processes, Row, alternate, at_most, jobfleet_queue_api, missing,
-                                percentile, private_redis, rq_command, script_main, supervise_command,
+from benchmarks.harness import (Processes, Row, alternate, at_most, jobfleet_redis_api, missing,
+                                percentile, private_redis, rq_worker_command, script_main, supervise_command,
                                 supervisor_available)
 from benchmarks.jobs_fns import noop
 
@@ -34,35 +34,34 @@ def _jobfleet_once(queue) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _round(once, queue, size: int, into: list[float]) -> float:
-    into.extend(once(queue) for _ in range(size))
-    return 0.0
+def _round(once, queue, size: int) -> list[float]:
+    return [once(queue) for _ in range(size)]
 
 
 def run(quick: bool) -> list[Row]:
     rounds, size = (2, 50) if quick else (5, 200)
-    jobs = jobfleet_queue_api() if supervisor_available() else None
+    jobs = jobfleet_redis_api() if supervisor_available() else None
     from rq import Queue
 
     with private_redis() as server, Processes() as procs:
         client = server.client()
         simple_q, fork_q = Queue("lat-simple", connection=client), Queue("lat-fork", connection=client)
-        procs.start(rq_command("worker", "-w", "rq.worker.SimpleWorker", "-q", "-u", server.url, "lat-simple"))
-        procs.start(rq_command("worker", "-q", "-u", server.url, "lat-fork"))
+        procs.start(rq_worker_command(server.url, "lat-simple", simple=True))
+        procs.start(rq_worker_command(server.url, "lat-fork"))
         jf_q = None
         if jobs:
             procs.start(supervise_command(server.url, 1, "--queue", "lat-jobfleet"))
-            jf_q = jobs.Queue(server.url, queue="lat-jobfleet")
+            jf_q = jobs.Queue(server.url, name="lat-jobfleet")
         try:
             # The first job of each side also waits for its worker to start: not counted.
             for once, queue in ((_rq_once, simple_q), (_rq_once, fork_q), (_jobfleet_once, jf_q)):
                 if queue is not None:
                     _warm(once, queue)
-            simple, fork, jf = [], [], []
-            alternate(rounds,
-                      lambda: _round(_rq_once, simple_q, size, simple),
-                      lambda: _round(_rq_once, fork_q, size, fork),
-                      (lambda: _round(_jobfleet_once, jf_q, size, jf)) if jf_q else None)
+            simple, fork, jf = (sum(rounds_of_side, []) for rounds_of_side in alternate(
+                rounds,
+                lambda: _round(_rq_once, simple_q, size),
+                lambda: _round(_rq_once, fork_q, size),
+                (lambda: _round(_jobfleet_once, jf_q, size)) if jf_q else None))
         finally:
             if jf_q is not None:
                 jf_q.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from benchmarks.harness import (DOCS, Processes, Row, alternate, at_least, at_most, command_calls, fmt, median,
-                                missing, private_redis, rq_command, rq_noop_batch, script_main,
+                                missing, private_redis, rq_noop_batch, rq_pool_command, rq_worker_command, script_main,
                                 supervise_command, supervisor_available)
 
 QUEUE = "bench"
@@ -45,12 +45,11 @@ class Sample:
 
 
 def rq_pool(url: str, n: int) -> list[list[str]]:
-    return [rq_command("worker-pool", "-n", str(n), "--burst", "-q", "-u", url, QUEUE)]
+    return [rq_pool_command(url, QUEUE, n, "--burst")]
 
 
 def rq_simple(url: str, n: int) -> list[list[str]]:
-    return [rq_command("worker", "-w", "rq.worker.SimpleWorker", "--burst", "-q", "-u", url, QUEUE)
-            for _ in range(n)]
+    return [rq_worker_command(url, QUEUE, "--burst", simple=True) for _ in range(n)]
 
 
 def jobfleet(url: str, n: int) -> list[list[str]]:
