@@ -67,3 +67,15 @@ def record(url, key, value):
     client = redis.Redis.from_url(url)
     client.hincrby(key, str(value), 1)
     return value
+
+
+def record_slowly(url, key, value, seconds=0.05):
+    """Like :func:`record` but takes a while, so a test can catch it running."""
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
+def sleep_and_record(url, key, value, seconds):
+    """Sleeps, then records its completion: shows a job ran to its end (drain tests)."""
+    time.sleep(seconds)
+    return record(url, key, value)

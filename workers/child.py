@@ -1,0 +1,117 @@
+"""Entry point of a child process: signals, parent-death watch, worker class, run, exit code.
+
+Exit codes the supervisor reads (named, as Dramatiq's ``RET_*``): 0 stopped or burst done,
+:data:`EXIT_RECYCLE` ran ``--max-jobs-per-child`` jobs and wants a fresh process,
+:data:`workers.worker.EXIT_START_FAILED` could not start (its error is in the shared slot).
+Anything else, or a signal, is a crash: its held jobs are re-queued by the supervisor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from rq.utils import import_attribute
+
+from jobs.urls import connect, describe_server
+
+from .worker import EXIT_START_FAILED, BatchWorker, ChildSlot
+
+log = logging.getLogger(__name__)
+
+EXIT_RECYCLE = 4
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    """What a child needs to build its worker; plain data, so it crosses any start method."""
+
+    url: str
+    queues: tuple[str, ...]
+    name: str
+    worker_class: str = "workers.worker.BatchWorker"
+    serializer: str = "pickle"
+    burst: bool = False
+    max_jobs: int | None = None
+    parent_pid: int = 0
+    log_level: str = "INFO"
+
+
+def main(config: ChildConfig, slot: ChildSlot) -> None:
+    """Run one worker until it is told to stop; never returns (exits with a named code)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)
+    _die_with_parent(config.parent_pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        worker = _build(config, slot)
+    except Exception as exc:  # noqa: BLE001 - any start failure becomes one line for the supervisor
+        slot.error = f"{type(exc).__name__}: {exc}".encode()[:500]
+        log.error("worker %s could not start: %s: %s", config.name, type(exc).__name__, exc)
+        sys.stdout.flush()
+        os._exit(EXIT_START_FAILED)
+    slot.ready = 1
+    done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
+    recycle = config.max_jobs is not None and done >= config.max_jobs
+    logging.shutdown()
+    os._exit(EXIT_RECYCLE if recycle else 0)
+
+
+def _build(config: ChildConfig, slot: ChildSlot) -> BatchWorker:
+    worker_class = import_attribute(config.worker_class)
+    if not (isinstance(worker_class, type) and issubclass(worker_class, BatchWorker)):
+        raise TypeError(f"--worker-class {config.worker_class} is not a subclass of workers.worker.BatchWorker")
+    connection = connect(config.url)
+    worker = worker_class(list(config.queues), name=config.name, connection=connection,
+                          serializer=config.serializer, slot=slot, prepare_for_work=False)
+    # prepare_for_work=False skips RQ's IP look-up, a Redis call that would crash a start while
+    # Redis is down; the fields rq info shows are filled here instead.
+    worker.hostname, worker.pid = socket.gethostname(), os.getpid()
+    worker.install_child_signals()
+    delay = 0.2
+    while True:  # Redis down is a wait, not a start failure: the supervisor would crash-loop us
+        try:
+            worker.register_birth()
+            worker.set_state("idle")
+            return worker
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("worker %s: Redis at %s unavailable (%s); retrying in %.1f s",
+                        config.name, describe_server(connection), type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            if worker._stop_requested:
+                os._exit(0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make sure this child never outlives its supervisor, even one killed by SIGKILL.
+
+    Linux: PR_SET_PDEATHSIG delivers SIGKILL when the parent dies (its held jobs are then
+    re-queued by another supervisor as a lost host). Elsewhere, and as a second line, a thread
+    polls ``os.getppid()``.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before prctl took effect
+
+    def watch() -> None:
+        while True:
+            if parent_pid and os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(1.0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

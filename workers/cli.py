@@ -1,0 +1,116 @@
+"""The ``workers`` command. An error becomes one line on stderr and a named exit code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from jobs.errors import ConfigError
+from jobs.meta import DEFAULT_MAX_LOSSES
+from jobs.urls import RedisTarget, parse, redact
+
+from .worker import EXIT_START_FAILED
+
+#: Exit codes: 0 done, 1 error, 2 usage (click), 3 workers could not start.
+EXIT_ERROR = 1
+
+_URL = click.option("--url", envvar="JOBFLEET_URL", required=True, show_envvar=True,
+                    help="Redis URL, e.g. redis://localhost:6379/0 (also JOBFLEET_URL).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """jobfleet workers: run and inspect the processes that execute queued jobs."""
+
+
+@cli.command()
+@_URL
+@click.option("--queue", "-q", "queues", multiple=True, metavar="NAME",
+              help="Queue to work on, in priority order; repeat for several.  [default: default]")
+@click.option("-n", "--processes", type=click.IntRange(1, 1024), default=None,
+              help="Worker processes.  [default: the CPU count]")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--max-jobs-per-child", type=click.IntRange(1), default=None, metavar="N",
+              help="Replace a worker process after it ran N jobs (bounds memory leaks).")
+@click.option("--max-losses", type=click.IntRange(1), default=DEFAULT_MAX_LOSSES, show_default=True,
+              help="Times a job may lose its worker (SIGKILL, OOM, segfault) before it is failed as lost.")
+@click.option("--shutdown-timeout", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, how long running jobs may finish before they are put back.")
+@click.option("--host-timeout", type=click.FloatRange(0.5), default=45.0, show_default=True, metavar="SECONDS",
+              help="A supervisor silent this long counts as a lost host; another re-runs its jobs.")
+@click.option("--worker-class", default="workers.worker.BatchWorker", show_default=True, metavar="DOTTED.PATH",
+              help="A subclass of workers.worker.BatchWorker.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              default="info", show_default=True)
+@click.option("--serializer", type=click.Choice(["pickle", "json"]), default="pickle", show_default=True,
+              help="RQ serializer of the jobs (must match the producers').")
+def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
+              max_losses: int, shutdown_timeout: float, host_timeout: float, worker_class: str, log_level: str,
+              serializer: str) -> None:
+    """Run N RQ worker processes; restart dead ones and re-run the jobs they held.
+
+    SIGTERM or Ctrl-C: take no new jobs, let running ones finish (--shutdown-timeout), put the
+    rest back on the queue and exit 0. A second Ctrl-C stops at once, still putting jobs back.
+    """
+    from .supervisor import StartFailed, Supervisor, SupervisorConfig
+
+    _setup_logging(log_level)
+    _check_redis_url(url)
+    config = SupervisorConfig(url=url, queues=queues or ("default",), processes=processes or os.cpu_count() or 1,
+                              burst=burst, max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
+                              shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
+                              worker_class=worker_class, serializer=serializer, log_level=log_level.upper())
+    try:
+        code = Supervisor(config).run()
+    except StartFailed as exc:
+        _fail(str(exc), EXIT_START_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes one line
+        logging.getLogger(__name__).debug("supervisor failed", exc_info=True)
+        _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", EXIT_ERROR)
+    sys.exit(code)
+
+
+@cli.command()
+@_URL
+def status(url: str) -> None:
+    """Show supervisors and hosts, each worker and its current job, queue depths, failed and lost counts."""
+    from .status import collect, render
+
+    _check_redis_url(url)
+    from jobs.urls import connect
+
+    click.echo(render(collect(connect(url))))
+
+
+def _check_redis_url(url: str) -> None:
+    try:
+        target = parse(url)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    if not isinstance(target, RedisTarget) or target.fake:
+        _fail(f"{redact(url)!r} is not a Redis URL: workers need redis://, rediss:// or unix://", 2)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rq").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"workers: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console entry point; unexpected errors become one line too."""
+    try:
+        cli(prog_name="workers")
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+if __name__ == "__main__":
+    main()

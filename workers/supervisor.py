@@ -1,0 +1,313 @@
+"""The supervisor: start N children, watch them, restart the dead, re-queue what they held, stop.
+
+One thread, one loop. Signal handlers only set flags and poke a wake-up pipe (logging inside a
+handler can deadlock on the logging lock); the loop waits on the children's sentinels and that
+pipe, so a death or a signal is acted on at once, and periodic work (heartbeat, lost-host
+scan, due restarts) runs between waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from jobs.urls import connect, describe_server, redact
+
+from . import keys, recovery
+from .child import EXIT_RECYCLE, ChildConfig
+from .child import main as child_main
+from .worker import EXIT_START_FAILED, ChildSlot
+
+log = logging.getLogger(__name__)
+_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+@dataclass
+class SupervisorConfig:
+    """Options of ``workers supervise``; durations in seconds (``_s``)."""
+
+    url: str
+    queues: tuple[str, ...] = ("default",)
+    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    burst: bool = False
+    max_jobs_per_child: int | None = None
+    max_losses: int = 3
+    shutdown_timeout_s: float = 30.0
+    worker_class: str = "workers.worker.BatchWorker"
+    serializer: str = "pickle"
+    log_level: str = "INFO"
+    #: A supervisor silent this long is a lost host; others re-queue its jobs within ~1.25x it.
+    host_timeout_s: float = 45.0
+    #: Consecutive failed starts of one child after which the supervisor gives up.
+    max_start_failures: int = 5
+
+
+class StartFailed(Exception):
+    """A child failed to start again and again; the message is the child's own error."""
+
+
+@dataclass
+class _Child:
+    index: int
+    generation: int = 0
+    name: str = ""
+    process: Any = None
+    slot: ChildSlot | None = None
+    start_failures: int = 0
+    restart_at: float | None = 0.0  # monotonic time of the next start; None: not to be restarted
+
+
+class Supervisor:
+    """Runs ``config.processes`` :class:`workers.worker.BatchWorker` children; see the module doc."""
+
+    def __init__(self, config: SupervisorConfig) -> None:
+        self.config = config
+        host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
+        self.id = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.connection = connect(config.url)
+        self.children = [_Child(i) for i in range(config.processes)]
+        self._ctx = multiprocessing.get_context("fork")
+        self._signals = 0
+        self._unrecovered: list[tuple[str, str | None, str]] = []
+        self._next_beat = self._next_scan = 0.0
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+
+    # -- signals -------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._signals += 1  # the loop reads it: first = drain, second = stop at once
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+
+    # -- main ----------------------------------------------------------------------------
+    def run(self) -> int:
+        """Supervise until a signal (or, with ``--burst``, until the queues are empty); exit code."""
+        self._install_signals()
+        if not self._wait_for_redis():
+            return 0
+        log.info("supervisor %s: %d workers on %s, queues %s", self.id, len(self.children),
+                 redact(self.config.url), ",".join(self.config.queues))
+        try:
+            self._heartbeat()
+            self._loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _loop(self) -> None:
+        while self._signals == 0:
+            now = time.monotonic()
+            for child in self.children:
+                if child.process is None and child.restart_at is not None and child.restart_at <= now:
+                    self._start(child)
+            if self.config.burst and all(c.process is None and c.restart_at is None for c in self.children):
+                log.info("burst: queues empty, all workers done")
+                return
+            self._periodic(now)
+            self._wait(self._next_wake(now))
+            for child in self.children:
+                if child.process is not None and child.process.exitcode is not None:
+                    self._reaped(child)
+
+    def _next_wake(self, now: float) -> float:
+        due = [c.restart_at for c in self.children if c.process is None and c.restart_at is not None]
+        return max(0.0, min([self._next_beat, self._next_scan, *due]) - now)
+
+    def _wait(self, timeout: float) -> None:
+        sentinels = [c.process.sentinel for c in self.children if c.process is not None]
+        multiprocessing.connection.wait([*sentinels, self._wake_r], timeout)
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _wait_for_redis(self) -> bool:
+        """Ping Redis with backoff; one line per attempt naming host:port, never a password."""
+        delay = 0.5
+        while self._signals == 0:
+            try:
+                self.connection.ping()
+                return True
+            except _REDIS_ERRORS as exc:
+                log.error("Redis at %s is unreachable (%s); retrying in %.1f s",
+                          describe_server(self.connection), type(exc).__name__, delay)
+                self._wait(delay)
+                delay = min(delay * 2, 10.0)
+        return False
+
+    # -- children ------------------------------------------------------------------------
+    def _start(self, child: _Child) -> None:
+        child.generation += 1
+        child.name = f"{self.id}.{child.index}.{child.generation}"
+        child.slot = self._ctx.RawValue(ChildSlot)
+        config = ChildConfig(url=self.config.url, queues=self.config.queues, name=child.name,
+                             worker_class=self.config.worker_class, serializer=self.config.serializer,
+                             burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
+                             parent_pid=os.getpid(), log_level=self.config.log_level)
+        try:
+            self.connection.sadd(keys.supervisor_workers(self.id), child.name)
+        except _REDIS_ERRORS:
+            pass  # the next heartbeat adds it
+        # Signals stay blocked while the child starts, so it never runs our handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            child.process = self._ctx.Process(target=child_main, args=(config, child.slot), name=child.name,
+                                              daemon=False)
+            child.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        child.restart_at = None
+        log.info("worker %s started (pid %d)", child.name, child.process.pid)
+
+    def _reaped(self, child: _Child) -> None:
+        """A child ended: re-queue what it held, then decide when (or whether) to restart it."""
+        process, slot = child.process, child.slot
+        assert process is not None and slot is not None
+        process.join(0)
+        code = process.exitcode
+        running = slot.running.decode() or None
+        child.process = None
+        if code in (0, EXIT_RECYCLE):
+            log.info("worker %s exited (%s)", child.name, "recycled" if code else "done")
+            self._recover(child.name, None, "worker stopped")
+            child.start_failures = 0
+            child.restart_at = None if (code == 0 and self.config.burst) or self._signals else time.monotonic()
+            return
+        reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
+        log.warning("worker %s (pid %d) %s%s", child.name, process.pid, reason.removeprefix("worker "),
+                    f" while running job {running}" if running else "")
+        self._recover(child.name, running, reason)
+        if not slot.ready and code == EXIT_START_FAILED:
+            child.start_failures += 1
+            if child.start_failures >= self.config.max_start_failures:
+                error = slot.error.decode() or reason
+                raise StartFailed(f"worker failed to start {child.start_failures} times: {error}")
+            delay = min(0.2 * 2 ** (child.start_failures - 1), 10.0)
+            log.warning("worker %s: restarting in %.1f s (%d failed starts)", child.name, delay, child.start_failures)
+            child.restart_at = time.monotonic() + delay
+        else:
+            child.start_failures = 0
+            child.restart_at = None if self._signals else time.monotonic()
+
+    def _recover(self, name: str, running: str | None, reason: str) -> None:
+        self._unrecovered.append((name, running, reason))
+        self._retry_recovery()
+
+    def _retry_recovery(self) -> None:
+        waiting, self._unrecovered = self._unrecovered, []
+        for name, running, reason in waiting:
+            try:
+                recovery.recover_worker(self.connection, name, lost_job_id=running, reason=reason,
+                                        max_losses=self.config.max_losses, serializer=self.config.serializer,
+                                        claimer=self.id)
+                self.connection.srem(keys.supervisor_workers(self.id), name)
+            except _REDIS_ERRORS as exc:
+                log.warning("cannot re-queue jobs of worker %s yet (%s); will retry", name, type(exc).__name__)
+                self._unrecovered.append((name, running, reason))
+
+    # -- periodic ------------------------------------------------------------------------
+    def _periodic(self, now: float) -> None:
+        if now >= self._next_beat:
+            self._heartbeat()
+            self._next_beat = now + self.config.host_timeout_s / 3
+            if self._unrecovered:
+                self._retry_recovery()
+        if now >= self._next_scan:
+            self._next_scan = now + max(self.config.host_timeout_s / 4, 0.1)
+            self._scan_lost_hosts()
+
+    def _heartbeat(self) -> None:
+        """Say this host is alive; also re-creates our keys after a Redis restart."""
+        names = [c.name for c in self.children if c.process is not None]
+        try:
+            with self.connection.pipeline() as pipe:
+                pipe.hset(keys.supervisor(self.id), mapping={
+                    "host": socket.gethostname(), "pid": os.getpid(), "queues": ",".join(self.config.queues),
+                    "processes": len(self.children), "heartbeat": time.time()})
+                pipe.expire(keys.supervisor(self.id), max(1, round(self.config.host_timeout_s)))
+                pipe.sadd(keys.SUPERVISORS, self.id)
+                if names:
+                    pipe.sadd(keys.supervisor_workers(self.id), *names)
+                pipe.execute()
+        except _REDIS_ERRORS as exc:
+            log.warning("supervisor heartbeat failed: Redis at %s: %s", describe_server(self.connection),
+                        type(exc).__name__)
+
+    def _scan_lost_hosts(self) -> None:
+        try:
+            for sid in recovery.lost_supervisors(self.connection):
+                if sid != self.id:
+                    recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
+                                          serializer=self.config.serializer, claimer=self.id)
+        except _REDIS_ERRORS as exc:
+            log.debug("lost-host scan skipped: %s", exc)
+
+    # -- stopping ------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        """Warm: SIGTERM children, wait up to the timeout; then kill the rest. Jobs go back."""
+        alive = [c for c in self.children if c.process is not None]
+        cold = self._signals > 1
+        if alive:
+            log.info("shutdown: stopping %d workers (%s)", len(alive),
+                     "at once" if cold else f"up to {self.config.shutdown_timeout_s:g} s for running jobs")
+        for child in alive:
+            child.restart_at = None
+            _signal(child.process, signal.SIGTERM)
+        deadline = time.monotonic() + (0 if cold else self.config.shutdown_timeout_s)
+        while any(c.process is not None for c in self.children):
+            if self._signals > 1 or time.monotonic() >= deadline:
+                break
+            self._wait(min(0.5, max(0.0, deadline - time.monotonic())))
+            for child in self.children:
+                if child.process is not None and child.process.exitcode is not None:
+                    self._reaped(child)
+        self._kill_remaining()
+        self._retry_recovery()
+        self._unregister()
+        log.info("shutdown complete")
+
+    def _kill_remaining(self) -> None:
+        for child in self.children:
+            if child.process is None:
+                continue
+            log.warning("shutdown: killing worker %s (pid %d); its jobs go back to the queue",
+                        child.name, child.process.pid)
+            _signal(child.process, signal.SIGKILL)
+            child.process.join(10)
+            child.process = None
+            child.restart_at = None
+            self._unrecovered.append((child.name, None, "stopped by shutdown"))
+
+    def _unregister(self) -> None:
+        try:
+            with self.connection.pipeline() as pipe:
+                pipe.delete(keys.supervisor(self.id))
+                if not self._unrecovered:
+                    pipe.delete(keys.supervisor_workers(self.id))
+                    pipe.srem(keys.SUPERVISORS, self.id)
+                pipe.execute()
+        except _REDIS_ERRORS as exc:
+            log.warning("could not unregister supervisor %s: %s", self.id, type(exc).__name__)
+
+
+def _signal(process: Any, signum: int) -> None:
+    try:
+        os.kill(process.pid, signum)
+    except ProcessLookupError:
+        pass
