@@ -165,8 +165,8 @@ def supervise_command(url: str, processes: int, *extra: str) -> list[str]:
 class Processes:
     """Start child processes, each in its own session, and always stop them by PID.
 
-    ``stop`` sends SIGTERM to the child's process group (the pool and the workers it forked),
-    waits, then SIGKILLs the group: only groups this object created are ever signalled.
+    ``stop`` sends SIGTERM to the child, waits, then SIGKILLs the child's process group (the
+    workers it forked, if any are left): only groups this object created are ever signalled.
     """
 
     def __init__(self) -> None:
@@ -200,11 +200,10 @@ class Processes:
 
     @staticmethod
     def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-        """Warm stop of the child's whole group, then SIGKILL of what is left of it."""
+        """SIGTERM to the child (a supervisor stops its own workers), then SIGKILL of what is left of its group."""
         pgid = process.pid  # start_new_session: the child leads its own group
         if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -40,7 +40,7 @@ def _round(once, queue, size: int) -> list[float]:
 
 def run(quick: bool) -> list[Row]:
     rounds, size = (2, 50) if quick else (5, 200)
-    jobs = jobfleet_redis_api() if supervisor_available() else None
+    have_jf, jobs = supervisor_available(), jobfleet_redis_api()
     from rq import Queue
 
     with private_redis() as server, Processes() as procs:
@@ -48,25 +48,29 @@ def run(quick: bool) -> list[Row]:
         simple_q, fork_q = Queue("lat-simple", connection=client), Queue("lat-fork", connection=client)
         procs.start(rq_worker_command(server.url, "lat-simple", simple=True))
         procs.start(rq_worker_command(server.url, "lat-fork"))
-        jf_q = None
-        if jobs:
+        jf_q, jf_once = None, _jobfleet_once
+        if have_jf:
             procs.start(supervise_command(server.url, 1, "--queue", "lat-jobfleet"))
-            jf_q = jobs.Queue(server.url, name="lat-jobfleet")
+            if jobs:
+                jf_q = jobs.Queue(server.url, name="lat-jobfleet")
+            else:  # the supervisor runs ordinary RQ jobs: time it with RQ's client meanwhile
+                jf_q, jf_once = Queue("lat-jobfleet", connection=client), _rq_once
         try:
             # The first job of each side also waits for its worker to start: not counted.
-            for once, queue in ((_rq_once, simple_q), (_rq_once, fork_q), (_jobfleet_once, jf_q)):
+            for once, queue in ((_rq_once, simple_q), (_rq_once, fork_q), (jf_once, jf_q)):
                 if queue is not None:
                     _warm(once, queue)
             simple, fork, jf = (sum(rounds_of_side, []) for rounds_of_side in alternate(
                 rounds,
                 lambda: _round(_rq_once, simple_q, size),
                 lambda: _round(_rq_once, fork_q, size),
-                (lambda: _round(_jobfleet_once, jf_q, size)) if jf_q else None))
+                (lambda: _round(jf_once, jf_q, size)) if jf_q else None))
         finally:
-            if jf_q is not None:
+            if jobs and jf_q is not None:
                 jf_q.close()
             client.close()
-    note = "" if jobs else missing("jobs.Queue / `workers supervise`")
+    note = missing("`workers supervise`") if not have_jf else (
+        "" if jobs else "RQ's client: jobs.Queue on Redis not merged yet")
     rows = []
     for pct, bound in ((50, P50_MS), (99, P99_MS)):
         jf_value = percentile(jf, pct) if jf else None

@@ -42,6 +42,7 @@ class Sample:
     commands_per_job: float
     calls: dict[str, int]
     steady: bool  # True: timed from job timestamps; False: wall time of the worker processes
+    wall_jobs_per_s: float  # from starting the workers to their exit: start-up included
 
 
 def rq_pool(url: str, n: int) -> list[list[str]]:
@@ -91,7 +92,7 @@ def measure(server, side: Side, processes: int, count: int) -> Sample:
     finally:
         client.close()
     elapsed = (span[1] - span[0]) if span else wall
-    return Sample(count / elapsed, sum(calls.values()) / count, calls, span is not None)
+    return Sample(count / elapsed, sum(calls.values()) / count, calls, span is not None, count / wall)
 
 
 def _top_commands(sample: Sample, count: int, most: int = 8) -> str:
@@ -159,6 +160,9 @@ def run(quick: bool) -> list[Row]:
     print(f"Redis commands per job, top 8 (run of {count:,} jobs, 2 processes):")
     for side in sides:
         print(f"  {side.name}: {_top_commands(side.samples[(2, count)][0], count)}")
+    walls = ", ".join(f"{side.name} {fmt(median([x.wall_jobs_per_s for x in side.samples[(2, count)]]))}"
+                      for side in sides)
+    print(f"Wall clock from start of the workers to their exit, start-up included (jobs/s): {walls}")
     if any(not s.steady for side in sides for samples in side.samples.values() for s in samples):
         print("  note: some job hashes were gone, those runs were timed by wall clock")
     out = DOCS / "benchmarks-workers.png" if not quick else Path(tempfile.gettempdir()) / "benchmarks-workers-quick.png"
