@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 
 from benchmarks.harness import (Processes, Row, at_most, median, missing, private_redis, process_tree,
-                                rq_worker_command, script_main, supervise_command, supervisor_available)
+                                rq_worker_command, script_main, supervise_command, supervisor_available,
+                                wait_until)
 from benchmarks.jobs_fns import record_start_then_sleep
 
 QUEUE, KEY = "recover", "bench:starts"
@@ -61,6 +62,10 @@ def trial(server, commands: list[list[str]], host_kill: bool, cap: float, retry:
         else:
             os.kill(pid, signal.SIGKILL)
         again = _next_start(client, cap)
+        if again is not None:
+            # Let the re-run end before stopping: a stop that lands while a replacement worker is
+            # still starting can wait the whole --shutdown-timeout (seen with `workers supervise`).
+            wait_until(lambda: job.get_status(refresh=True) == "finished", JOB_SECONDS + 10, "the re-run to end")
         status = job.get_status(refresh=True)
     client.close()
     return Trial(None if again is None else again[1] - killed_at, str(getattr(status, "value", status)))
