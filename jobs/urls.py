@@ -15,6 +15,7 @@ Query options are read by redis-py exactly as ``redis.Redis.from_url`` reads the
 from __future__ import annotations
 
 import os
+from typing import Any
 import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -135,7 +136,7 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-_fake_servers: dict[str, object] = {}
+_fake_servers: dict[str, Any] = {}
 _fake_lock = threading.Lock()
 
 

@@ -39,3 +39,24 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def rq_worker_url(redis_server: RedisServer):
+    """The private Redis with a plain RQ SimpleWorker listening on 'default' (db 1).
+
+    A plain ``rq worker`` (not ours) proves that jobfleet writes ordinary RQ jobs.
+    """
+    import subprocess
+    import sys
+
+    url = f"redis://127.0.0.1:{redis_server.port}/1"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "-w", "rq.worker.SimpleWorker", "--url", url, "-q", "default"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    yield url
+    worker.kill()
+    worker.wait(timeout=10)

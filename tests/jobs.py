@@ -36,7 +36,7 @@ def sleep_then(seconds, value=None):
     return value
 
 
-def getpid():
+def getpid(_=None):
     return os.getpid()
 
 
@@ -79,3 +79,16 @@ def sleep_and_record(url, key, value, seconds):
     """Sleeps, then records its completion: shows a job ran to its end (drain tests)."""
     time.sleep(seconds)
     return record(url, key, value)
+
+
+def inverse(x):
+    return 1 / x
+
+
+def fail_once(marker_path):
+    """Raises the first time it runs (creating ``marker_path``), then succeeds."""
+    if not os.path.exists(marker_path):
+        with open(marker_path, "w") as fh:
+            fh.write("failed once\n")
+        raise RuntimeError("first attempt fails")
+    return "ok"

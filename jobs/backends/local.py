@@ -31,7 +31,7 @@ from .base import QUEUED as QUEUED_NAME
 from .base import STARTED as STARTED_NAME
 from .base import Backend
 from .local_child import CALL, CHUNK, ERROR, OK, STARCHUNK, UNSERIALIZABLE
-from .local_pool import BROKEN, CANCELED, FINISHED, LOST, ProcessPool, Task
+from .local_pool import BROKEN, CANCELED, FINISHED, LOST, STARTED, ProcessPool, Task
 
 __all__ = ["LocalBackend"]
 
@@ -109,7 +109,10 @@ class LocalBackend(Backend):
     # -- results --------------------------------------------------------------------------
 
     def status(self, job_id: str) -> str:
-        return _STATE_NAMES[self._task(job_id).state]
+        task = self._task(job_id)
+        if task.state == STARTED and not task.running():
+            return QUEUED_NAME
+        return _STATE_NAMES[task.state]
 
     def result(self, job_id: str, timeout: float | None) -> Any:
         task = self._task(job_id)
@@ -151,7 +154,7 @@ class LocalBackend(Backend):
         for start in range(0, len(values), chunksize):
             chunk = values[start:start + chunksize]
             payload = check_dumps(self._serializer, chunk, f"item(s) {start}-{start + len(chunk) - 1} of the map")
-            tasks.append(Task(next(self._seq), kind, blob, payload, listener=listener, first_index=start))
+            tasks.append(Task(next(self._seq), kind, blob, payload, listener=listener, first_index=start, size=len(chunk)))
         self._pool.submit_many(tasks)
         return self._collect(tasks, listener, deadline)
 
@@ -180,7 +183,7 @@ class LocalBackend(Backend):
 
     def _chunk_values(self, task: Task) -> list[Any]:
         if task.state == FINISHED:
-            return self._serializer.loads(task.data)  # type: ignore[no-any-return]
+            return self._serializer.loads(task.data)
         try:
             return self._value(task, None)  # raises
         except JobFailed as exc:

@@ -3,7 +3,8 @@
 The parent sends batches of calls over a pipe and reads results back in batches, so a tiny job
 costs a few microseconds of pipe traffic, not a round trip. Before each call the child writes
 the call's sequence number into shared memory (``current``): when the child dies, the parent
-reads it and knows which call killed it, so only that call is counted as lost.
+reads it and knows which call killed it, so only that call is counted as lost. ``started``
+keeps the last call begun, so a call waiting in the pipe does not read as started.
 
 The child ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and
 exits when its pipe closes or its parent goes away.
@@ -68,7 +69,7 @@ def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) ->
         return UNSERIALIZABLE, f"a result cannot be serialized: {type(exc).__name__}: {exc}"
 
 
-def child_main(conn: Any, current: Any, serializer: Any, parent_pid: int) -> None:
+def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pid: int) -> None:
     """Run batches until the pipe closes or a ``None`` batch asks us to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -90,7 +91,7 @@ def child_main(conn: Any, current: Any, serializer: Any, parent_pid: int) -> Non
         last_flush = monotonic()
         for seq, kind, func_blob, payload, timeout in batch:
             func = functions.get(func_blob)
-            current.value = seq
+            current.value = started.value = seq
             try:
                 if func is None:
                     func = functions[func_blob] = pickle.loads(func_blob)

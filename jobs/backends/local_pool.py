@@ -37,24 +37,33 @@ class Task:
     """One call (or one chunk of a map) and, once it ends, its outcome."""
 
     __slots__ = ("seq", "kind", "func_blob", "payload", "timeout", "state", "outcome", "data",
-                 "losses", "max_losses", "retries", "options", "listener", "first_index", "__weakref__")
+                 "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot",
+                 "__weakref__")
 
     def __init__(self, seq: int, kind: int, func_blob: bytes, payload: bytes, timeout: float | None = None,
                  max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
-                 listener: Any = None, first_index: int = 0) -> None:
+                 listener: Any = None, first_index: int = 0, size: int = 1) -> None:
         self.seq, self.kind, self.func_blob, self.payload, self.timeout = seq, kind, func_blob, payload, timeout
-        self.state, self.outcome, self.data = QUEUED, -1, None
+        self.state, self.outcome = QUEUED, -1
+        self.data: Any = None  # outcome data: result bytes, error tuple or a reason
         self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
-        self.listener, self.first_index = listener, first_index
+        self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
+        self.slot: _Slot | None = None
+
+    def running(self) -> bool:
+        """Sent to a worker *and* begun there (a prefetched call waits in the worker's pipe)."""
+        slot = self.slot
+        return self.state == STARTED and slot is not None and slot.started.value >= self.seq
 
 
 class _Slot:
     """A worker process, the pipe to it, and what it holds."""
 
-    __slots__ = ("process", "conn", "current", "inflight")
+    __slots__ = ("process", "conn", "current", "started", "inflight")
 
-    def __init__(self, process: Any, conn: Any, current: Any) -> None:
-        self.process, self.conn, self.current = process, conn, current
+    def __init__(self, process: Any, conn: Any, current: Any, started: Any) -> None:
+        # current: the call running now (0 when idle); started: the last call begun
+        self.process, self.conn, self.current, self.started = process, conn, current, started
         self.inflight: dict[int, Task] = {}
 
 
@@ -71,7 +80,7 @@ class ProcessPool:
         methods = multiprocessing.get_all_start_methods()
         # fork: a worker is a copy of this process, so it runs functions defined anywhere, as a
         # multiprocessing user expects, and starts in a millisecond.
-        self._ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self._serializer = serializer
         self.pending: deque[Task] = deque()
         self.done = threading.Condition()
@@ -150,13 +159,14 @@ class ProcessPool:
     def _start_slot(self) -> _Slot:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         current = self._ctx.RawValue("q", 0)
+        started = self._ctx.RawValue("q", 0)
         process = self._ctx.Process(
-            target=child_main, args=(child_conn, current, self._serializer, os.getpid()),
+            target=child_main, args=(child_conn, current, started, self._serializer, os.getpid()),
             name="jobfleet-local-worker", daemon=True,
         )
         process.start()
         child_conn.close()
-        return _Slot(process, parent_conn, current)
+        return _Slot(process, parent_conn, current, started)
 
     def _run(self) -> None:
         try:
@@ -196,27 +206,34 @@ class ProcessPool:
         pending = self.pending
         if not pending:
             return
-        target = max(1, min(MAX_BATCH, len(pending) // (2 * len(self._slots)) + 1))
+        # A worker gets more only once it has reported everything it held (a pull model, as
+        # Pool's workers pull from a shared queue), so no call waits behind a slow one while
+        # another worker idles. Tiny calls travel in batches sized to the backlog, so the pipe
+        # round trip is paid once per batch; a large map chunk travels alone, it is a batch.
+        target = max(1, min(MAX_BATCH, len(pending) // (4 * len(self._slots)) + 1))
         for slot in self._slots:
-            if len(slot.inflight) >= target or not pending:
+            if slot.inflight or not pending:
                 continue
             batch: list[Task] = []
+            weight = 0
             with self.done:
-                while pending and len(batch) < target:
+                while pending and weight < target:
                     task = pending.popleft()
                     if task.state != QUEUED:
                         continue
-                    if task.losses and batch:  # a task that killed a worker travels alone
+                    if task.losses and batch:  # a call that killed a worker travels alone
                         pending.appendleft(task)
                         break
                     task.state = STARTED
                     batch.append(task)
+                    weight += task.size
                     if task.losses:
                         break
             if not batch:
                 continue
             for task in batch:
                 slot.inflight[task.seq] = task
+                task.slot = slot
             message = [(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
             try:
                 slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))

@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m examples.squares [--url URL]`` from the repository root."""

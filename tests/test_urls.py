@@ -1,0 +1,65 @@
+"""Queue URLs: every scheme, and bad ones answered with the list of good ones."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import jobs
+from jobs.urls import LocalTarget, RedisTarget, parse, redact
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("local://", LocalTarget(os.cpu_count() or 1)),
+    ("local://3", LocalTarget(3)),
+    ("redis://localhost:6379/0", RedisTarget("redis://localhost:6379/0")),
+    ("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none", RedisTarget("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none")),
+    ("unix:///tmp/redis.sock?db=1", RedisTarget("unix:///tmp/redis.sock?db=1")),
+    ("fakeredis://", RedisTarget("fakeredis://")),
+])
+def test_valid_urls_name_their_backend(url, expected):
+    assert parse(url) == expected
+
+
+@pytest.mark.parametrize("url", [
+    "http://localhost", "localhost:6379", "local://0", "local://-1", "local://two", "redis://h:99999/0",
+    "redis://h/0?socket_timeout=soon", "redis:///0", "mysql://x",
+])
+def test_bad_urls_are_config_errors_listing_the_schemes(url):
+    with pytest.raises(jobs.ConfigError) as caught:
+        jobs.Queue(url)
+    text = str(caught.value)
+    assert "local://" in text or "redis" in text
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://user:pw1@h:6379/0", "redis://user:***@h:6379/0"),
+    ("redis://:pw1@h/0", "redis://:***@h/0"),
+    ("redis://pw1@h/0", "redis://***@h/0"),
+    ("rediss://h/0?password=pw1&ssl_cert_reqs=none", "rediss://h/0?password=***&ssl_cert_reqs=none"),
+    ("redis://h:6379/0", "redis://h:6379/0"),
+    ("fakeredis://", "fakeredis://"),
+])
+def test_redact_hides_passwords_only(url, shown):
+    assert redact(url) == shown
+
+
+def test_a_bad_queue_name_or_serializer_is_a_config_error():
+    with pytest.raises(jobs.ConfigError, match="queue name"):
+        jobs.Queue("fakeredis://", "has space")
+    with pytest.raises(jobs.ConfigError, match="'pickle', 'json'"):
+        jobs.Queue("fakeredis://", serializer="yaml")
+
+
+def test_the_public_api_is_what_the_readme_documents():
+    assert sorted(jobs.__all__) == sorted([
+        "Queue", "Job", "JobOptions", "redact", "JobsError", "ConfigError", "BackendUnavailable",
+        "SerializationError", "JobFailed", "JobLost", "JobCanceled", "JobNotFound", "ResultTimeout",
+    ])
+    for name in jobs.__all__:
+        assert getattr(jobs, name)
+    assert issubclass(jobs.ResultTimeout, TimeoutError)
+    for error in (jobs.ConfigError, jobs.BackendUnavailable, jobs.SerializationError, jobs.JobFailed,
+                  jobs.JobLost, jobs.JobCanceled, jobs.JobNotFound, jobs.ResultTimeout):
+        assert issubclass(error, jobs.JobsError)
