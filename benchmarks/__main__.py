@@ -11,6 +11,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 
 from benchmarks.harness import Row, parser, table
 
@@ -40,15 +41,23 @@ def main() -> int:
     print(f"command: python -m benchmarks {' '.join(sys.argv[1:])}".rstrip())
     print(machine(), "\n", flush=True)
     rows: list[Row] = []
+    failed = []
     for name in chosen:
         module = importlib.import_module(f"benchmarks.{name}")
         start = time.monotonic()
-        found = module.run(args.quick)
+        try:
+            found = module.run(args.quick)
+        except Exception:  # noqa: BLE001 - one broken script must not hide the others' figures
+            traceback.print_exc()
+            failed.append(name)
+            continue
         print(table(f"{name}: {module.__doc__.strip().splitlines()[0]}", found))
         print(f"({name} took {time.monotonic() - start:.0f} s)\n", flush=True)
         rows += found
     print(table("Summary", rows))
-    return 0
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (tracebacks above)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

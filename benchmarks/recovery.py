@@ -44,7 +44,10 @@ def trial(server, commands: list[list[str]], host_kill: bool, cap: float, retry:
     """Start ``commands`` (one per host), run one job, SIGKILL its runner, time the re-run."""
     from rq import Queue, Retry
 
-    client = server.client()
+    import redis
+
+    # BLPOP waits up to ``cap``: the socket must wait longer than that.
+    client = redis.Redis(host=server.host, port=server.port, socket_timeout=cap + 30, socket_connect_timeout=5)
     client.flushall()
     with Processes() as procs:
         hosts = [procs.start(cmd) for cmd in commands]

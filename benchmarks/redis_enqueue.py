@@ -6,6 +6,7 @@ No worker runs: the figure is how fast jobs get into Redis (jobs/s). RQ's one-by
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 from benchmarks.harness import (Row, alternate, at_least, jobfleet_redis_api, median, missing,
@@ -44,6 +45,14 @@ def jobfleet_batch(queue, count: int) -> None:
     queue.imap(noop, range(count))
 
 
+def redis_benchmark(server, pipeline: int, requests: int) -> float:
+    """SET requests/s of ``redis-benchmark`` against our server: what Redis itself does here."""
+    done = subprocess.run(["redis-benchmark", "-p", str(server.port), "-t", "set", "-n", str(requests),
+                           "-P", str(pipeline), "--csv"], capture_output=True, text=True, timeout=120, check=True)
+    last = done.stdout.strip().splitlines()[-1]  # "SET","140845.07",...
+    return float(last.split(",")[1].strip('"'))
+
+
 def run(quick: bool) -> list[Row]:
     count, runs = (2_000, 2) if quick else (10_000, 7)
     jobs = jobfleet_redis_api()
@@ -57,6 +66,9 @@ def run(quick: bool) -> list[Row]:
                 lambda: _rate(client, count, lambda n: rq_noop_batch(client, QUEUE, n)),
                 (lambda: _rate(client, count, lambda n: jobfleet_batch(queue, n))) if queue else None,
             )
+            requests = 20_000 if quick else 200_000
+            plain, piped = alternate(1 if quick else 3, lambda: redis_benchmark(server, 1, requests),
+                                     lambda: redis_benchmark(server, 16, requests))
         finally:
             if queue is not None:
                 queue.close()
@@ -67,7 +79,10 @@ def run(quick: bool) -> list[Row]:
     row.met = at_least(row.ratio, TARGET)
     scale = Row(f"(for scale) {count // 5:,} no-op jobs", "RQ `enqueue` one by one",
                 median(one), None, "jobs/s")
-    return [row, scale]
+    baseline = [Row(f"(for scale) Redis itself, SET{label}", f"`redis-benchmark -t set{flag}`",
+                    median(ops), None, "ops/s") for label, flag, ops in
+                ((", unpipelined", "", plain), (", pipelined by 16", " -P 16", piped))]
+    return [row, scale, *baseline]
 
 
 if __name__ == "__main__":
