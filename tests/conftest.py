@@ -60,3 +60,14 @@ def rq_worker_url(redis_server: RedisServer):
     yield url
     worker.kill()
     worker.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def supervised_url(redis_server: RedisServer):
+    """The private Redis (db 2) served by `workers supervise -n 2` on the 'default' queue."""
+    from tests.supervisor_helpers import Supervise
+
+    url = f"redis://127.0.0.1:{redis_server.port}/2"
+    with Supervise(url, "-n", "2", "--log-level", "warning") as supervisor:
+        supervisor.wait_children(2)
+        yield url

@@ -69,18 +69,6 @@ def record(url, key, value):
     return value
 
 
-def record_slowly(url, key, value, seconds=0.05):
-    """Like :func:`record` but takes a while, so a test can catch it running."""
-    time.sleep(seconds)
-    return record(url, key, value)
-
-
-def sleep_and_record(url, key, value, seconds):
-    """Sleeps, then records its completion: shows a job ran to its end (drain tests)."""
-    time.sleep(seconds)
-    return record(url, key, value)
-
-
 def inverse(x):
     return 1 / x
 
@@ -92,3 +80,45 @@ def fail_once(marker_path):
             fh.write("failed once\n")
         raise RuntimeError("first attempt fails")
     return "ok"
+
+
+def record_slowly(url, key, value, seconds=0.05):
+    """Like :func:`record` but takes a while, so a test can catch it running."""
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
+def sleep_and_record(url, key, value, seconds):
+    """Records that it began (in ``key:begun``), sleeps, then records its completion (drain tests)."""
+    record(url, key + ":begun", value)
+    time.sleep(seconds)
+    return record(url, key, value)
+
+
+def gated_host_job(url, key, x, timeout_s=120.0):
+    """For multi-host tests: note the host that started it, wait for the gate, return (host, x).
+
+    Adds the host to the hash ``key:started`` (HINCRBY), then polls until ``key:gate`` exists,
+    so a test can kill a host while it certainly holds jobs.  Raises TimeoutError after
+    ``timeout_s`` seconds with the gate still shut.
+    """
+    import redis
+
+    from examples.cluster_jobs import host_id
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    host = host_id()
+    client.hincrby(f"{key}:started", host, 1)
+    deadline = time.monotonic() + timeout_s
+    while not client.exists(f"{key}:gate"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {key}:gate still shut after {timeout_s} s")
+        time.sleep(0.05)
+    return host, x
+
+
+def ignore_timeout(seconds):
+    """Blocks SIGALRM (like C code that never returns to Python), so RQ's timeout cannot stop it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(seconds)
+    return "should not finish"

@@ -1,7 +1,7 @@
 """The README's promises, checked on every backend: local://, fakeredis:// and redis://.
 
-The redis:// queue is served by a plain RQ SimpleWorker, so these tests also show that jobfleet
-writes ordinary RQ jobs.
+redis:// runs twice: served by a plain RQ SimpleWorker (so jobfleet writes ordinary RQ jobs) and
+by `workers supervise` (our own workers).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 import jobs
 from tests.jobs import add, echo_kwargs, fail, fail_once, inverse, sleep_then, square
 
-ALL = ["local", "fakeredis", "redis"]
+ALL = ["local", "fakeredis", "redis", "supervised"]
 #: Backends whose jobs run in the background, so a wait can run out while the job goes on.
-BACKGROUND = ["local", "redis"]
+BACKGROUND = ["local", "redis", "supervised"]
 
 
 @pytest.fixture
@@ -23,8 +23,10 @@ def queue(request):
         url = "local://2"
     elif kind == "fakeredis":
         url = f"fakeredis://{request.node.name}"
-    else:
+    elif kind == "redis":
         url = request.getfixturevalue("rq_worker_url")
+    else:
+        url = request.getfixturevalue("supervised_url")
     with jobs.Queue(url) as q:
         yield q
 
@@ -150,8 +152,8 @@ def test_a_map_that_runs_out_raises_result_timeout(queue):
 @pytest.mark.parametrize("serializer_kind", ALL)
 def test_json_serializer_carries_json_values_and_rejects_others(request, serializer_kind):
     url = {"local": "local://1", "fakeredis": "fakeredis://json"}.get(serializer_kind)
-    url = url or request.getfixturevalue("rq_worker_url")
-    if serializer_kind == "redis":
+    url = url or request.getfixturevalue("rq_worker_url" if serializer_kind == "redis" else "supervised_url")
+    if serializer_kind in ("redis", "supervised"):
         # the plain worker of the fixture reads pickle; JSON jobs go to a queue read by none
         with jobs.Queue(url, "json-only", serializer="json") as q:
             with pytest.raises(jobs.SerializationError, match="JSON"):

@@ -86,3 +86,37 @@ def test_two_recoverers_of_the_same_worker_requeue_each_job_exactly_once(client)
     # Then each job is on the queue exactly once
     queued = [i.decode() for i in client.lrange("rq:queue:default", 0, -1)]
     assert sorted(queued) == sorted(ids)
+
+
+def make_worker(client, name: str):
+    from workers.worker import BatchWorker
+
+    return BatchWorker(["default"], name=name, connection=client, prepare_for_work=False)
+
+
+def test_ids_moved_to_the_held_list_whose_reply_was_lost_go_back_to_the_queue(client):
+    # Given a worker whose dequeue moved two ids to its held list but lost the reply
+    worker = make_worker(client, "w4")
+    ids = hold(client, "w4", 2)
+    worker._resync = True
+    # When it resynchronises with Redis
+    worker._return_strays()
+    # Then both ids are back at the front of the queue, in order, and nothing is held
+    assert [i.decode() for i in client.lrange("rq:queue:default", 0, -1)] == ids
+    assert not client.exists(keys.held("w4"))
+
+
+def test_a_batch_worker_runs_a_burst_in_process_and_writes_rq_state(client):
+    # Given 100 jobs, and a batch worker in this process
+    queue = Queue("default", connection=client)
+    ids = [queue.enqueue(jobs.square, i).id for i in range(100)]
+    worker = make_worker(client, "w5")
+    worker.register_birth()
+    # When it works in burst mode
+    assert worker.run(burst=True) == 100
+    # Then every job is finished in RQ's format, nothing is held or started, counters are right
+    assert [Job.fetch(i, connection=client).return_value() for i in ids] == [i * i for i in range(100)]
+    assert client.zcard("rq:finished:default") == 100
+    assert client.zcard("rq:wip:default") == 0
+    assert not client.exists(keys.held("w5"))
+    assert int(client.hget("rq:worker:w5", "successful_job_count")) == 100

@@ -122,9 +122,10 @@ def test_a_poison_job_is_given_up_after_max_losses_and_others_still_run(redis_ur
         latest = Result.fetch_latest(poison)
         assert latest.type == Result.Type.FAILED
         assert latest.exc_string.startswith(meta.LOST_EXC_PREFIX + "lost 3 times: worker died by signal 9")
-        # And the others are unaffected
+        # And the others are unaffected: even those prefetched with it got no loss
         assert [j.return_value() for j in others] == [i * i for i in range(20)]
-        assert "given up after 3 losses" in sup.output()
+        assert all(meta.LOSSES not in Job.fetch(j.id, connection=client).meta for j in others)
+        wait_until(lambda: "given up after 3 losses" in sup.output(), what="give-up logged")
 
 
 def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, client, queue, tmp_path):
@@ -137,9 +138,8 @@ def test_a_job_that_killed_its_worker_once_is_rerun_with_one_loss(redis_url, cli
         job.refresh()
         assert job.return_value() == "survived"
         assert job.meta[meta.LOSSES] == 1
-        out = sup.output()
-        assert "died by signal 9 while running job " + job.id in out
-        assert f"job {job.id} re-queued" in out
+        wait_until(lambda: f"job {job.id} re-queued" in sup.output(), what="re-queue logged")
+        assert "died by signal 9 while running job " + job.id in sup.output()
 
 
 def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client, queue):
@@ -156,7 +156,7 @@ def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client
             # Then B runs every job, including those A held
             wait_until(lambda: finished(client, ids), timeout=60, what="all jobs finished")
             assert sorted(int(k) for k in client.hgetall(key)) == list(range(12))
-            assert "recovered" in b.output()
+            wait_until(lambda: "recovered" in b.output(), what="recovery logged")
             b.signal(signal.SIGTERM)
             assert b.wait() == 0
     assert StartedJobRegistry("default", connection=client).count == 0
@@ -170,7 +170,7 @@ def test_sigterm_lets_running_jobs_finish_and_puts_the_rest_back(redis_url, clie
     # Given two workers busy with 1-second jobs and more waiting
     ids = [queue.enqueue(jobs.sleep_and_record, redis_url, "drain", i, 1.0).id for i in range(6)]
     with Supervise(redis_url, "-n", "2", *FAST) as sup:
-        wait_until(lambda: StartedJobRegistry("default", connection=client).count >= 2, what="2 jobs running")
+        wait_until(lambda: client.hlen("drain:begun") >= 2, what="2 jobs running")
         children = sup.children()
         # When the supervisor gets SIGTERM
         sup.signal(signal.SIGTERM)
@@ -178,6 +178,7 @@ def test_sigterm_lets_running_jobs_finish_and_puts_the_rest_back(redis_url, clie
         assert sup.wait(timeout=30) == 0
         assert not any(alive(p) for p in children)
     done = {int(k) for k in client.hgetall("drain")}
+    assert done == {int(k) for k in client.hgetall("drain:begun")}
     assert len(done) >= 2
     queued = [i.decode() for i in client.lrange("rq:queue:default", 0, -1)]
     assert sorted(queued) == sorted(ids[i] for i in range(6) if i not in done)
@@ -312,3 +313,62 @@ def test_workers_status_shows_supervisors_workers_queues_and_lost_jobs(redis_url
         assert f"-{sup.pid}-" in out.stdout
         assert "Workers:" in out.stdout and "host=" in out.stdout
         assert "failed=1 lost=1" in out.stdout
+
+
+def test_rq_features_work_retries_dependents_and_several_queues_in_priority_order(redis_url, client):
+    # Given jobs on two queues, one that fails with a retry, one that depends on another
+    from rq import Retry
+
+    high, low = Queue("high", connection=client), Queue("low", connection=client)
+    flaky = low.enqueue(jobs.fail, "again", retry=Retry(max=1))
+    parent = high.enqueue(jobs.square, 5)
+    child = low.enqueue(jobs.add, 1, b=2, depends_on=parent)
+    with Supervise(redis_url, "-n", "1", "--queue", "high", "--queue", "low", *FAST):
+        # When the worker runs them
+        wait_until(lambda: flaky.get_status() == JobStatus.FAILED, what="flaky job failed for good")
+        wait_until(lambda: child.get_status() == JobStatus.FINISHED, what="dependent ran")
+        # Then the retry was used, the dependent ran after its parent, and a job on the
+        # second queue enqueued while the worker idles is picked up
+        flaky.refresh()
+        assert flaky.retries_left == 0
+        assert child.return_value() == 3 and parent.return_value() == 25
+        late = low.enqueue(jobs.square, 6)
+        wait_until(lambda: late.get_status() == JobStatus.FINISHED, what="late job on the second queue")
+
+
+def test_a_result_that_cannot_be_pickled_is_stored_as_rq_does_and_the_worker_goes_on(redis_url, client, queue):
+    # Given a job whose return value cannot be pickled
+    with Supervise(redis_url, "-n", "1", *FAST):
+        bad = queue.enqueue(jobs.unpicklable_result)
+        after = queue.enqueue(jobs.square, 8)
+        # Then, as under RQ's own workers, it finishes with RQ's "unserializable" placeholder,
+        # costs no loss, and the next job still runs
+        wait_until(lambda: bad.get_status() == JobStatus.FINISHED, what="bad job settled")
+        wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
+        assert Job.fetch(bad.id, connection=client).meta.get(meta.LOSSES) is None
+
+
+def test_json_serialized_jobs_run_with_serializer_json(redis_url, client):
+    # Given a job enqueued by plain RQ with the JSON serializer
+    from rq.serializers import JSONSerializer
+
+    queue = Queue("default", connection=client, serializer=JSONSerializer)
+    job = queue.enqueue("tests.jobs.add", 2, b=40)
+    with Supervise(redis_url, "-n", "1", "--serializer", "json", *FAST):
+        # Then a supervisor started with --serializer json runs it
+        wait_until(lambda: job.get_status() == JobStatus.FINISHED, what="json job finished")
+        assert Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value() == 42
+
+
+def test_a_job_that_ignores_its_timeout_is_failed_and_its_worker_replaced(redis_url, client, queue):
+    # Given a job that blocks SIGALRM and would run 60 s, with a 1 s timeout
+    with Supervise(redis_url, "-n", "1", "--timeout-grace", "0.5", *FAST) as sup:
+        stuck = queue.enqueue(jobs.ignore_timeout, 60, job_timeout=1)
+        after = queue.enqueue(jobs.square, 9)
+        # Then the supervisor kills its worker after the grace and fails the job as timed out
+        wait_until(lambda: stuck.get_status() == JobStatus.FAILED, what="stuck job failed")
+        assert Result.fetch_latest(stuck).exc_string.startswith("rq.timeouts.JobTimeoutException: timed out")
+        assert meta.LOSSES not in Job.fetch(stuck.id, connection=client).meta
+        # And the next job runs on a fresh worker
+        wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
+        wait_until(lambda: "ignored its timeout" in sup.output(), what="kill logged")

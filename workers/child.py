@@ -9,10 +9,10 @@ Anything else, or a signal, is a crash: its held jobs are re-queued by the super
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -60,6 +60,7 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
         sys.stdout.flush()
         os._exit(EXIT_START_FAILED)
     slot.ready = 1
+    gc.freeze()  # start-up objects (RQ, redis-py, the job modules) stay out of every GC pass
     done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
     recycle = config.max_jobs is not None and done >= config.max_jobs
     logging.shutdown()
@@ -73,9 +74,6 @@ def _build(config: ChildConfig, slot: ChildSlot) -> BatchWorker:
     connection = connect(config.url)
     worker = worker_class(list(config.queues), name=config.name, connection=connection,
                           serializer=config.serializer, slot=slot, prepare_for_work=False)
-    # prepare_for_work=False skips RQ's IP look-up, a Redis call that would crash a start while
-    # Redis is down; the fields rq info shows are filled here instead.
-    worker.hostname, worker.pid = socket.gethostname(), os.getpid()
     worker.install_child_signals()
     delay = 0.2
     while True:  # Redis down is a wait, not a start failure: the supervisor would crash-loop us

@@ -41,15 +41,19 @@ def cli() -> None:
               help="On SIGTERM/SIGINT, how long running jobs may finish before they are put back.")
 @click.option("--host-timeout", type=click.FloatRange(0.5), default=45.0, show_default=True, metavar="SECONDS",
               help="A supervisor silent this long counts as a lost host; another re-runs its jobs.")
+@click.option("--timeout-grace", type=click.FloatRange(0), default=10.0, show_default=True, metavar="SECONDS",
+              help="How long a job may run past its timeout (ignoring SIGALRM) before its worker is killed.")
 @click.option("--worker-class", default="workers.worker.BatchWorker", show_default=True, metavar="DOTTED.PATH",
               help="A subclass of workers.worker.BatchWorker.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               default="info", show_default=True)
 @click.option("--serializer", type=click.Choice(["pickle", "json"]), default="pickle", show_default=True,
               help="RQ serializer of the jobs (must match the producers').")
+@click.option("--path", "paths", multiple=True, default=["."], show_default=True, metavar="DIR",
+              help="Directory put first on sys.path, so job functions' modules import (as rq worker --path).")
 def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
-              max_losses: int, shutdown_timeout: float, host_timeout: float, worker_class: str, log_level: str,
-              serializer: str) -> None:
+              max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
+              log_level: str, serializer: str, paths: tuple[str, ...]) -> None:
     """Run N RQ worker processes; restart dead ones and re-run the jobs they held.
 
     SIGTERM or Ctrl-C: take no new jobs, let running ones finish (--shutdown-timeout), put the
@@ -59,9 +63,12 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
 
     _setup_logging(log_level)
     _check_redis_url(url)
+    for path in reversed(paths):  # the children are forked, so they inherit it
+        sys.path.insert(0, os.path.abspath(path))
     config = SupervisorConfig(url=url, queues=queues or ("default",), processes=processes or os.cpu_count() or 1,
                               burst=burst, max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
+                              timeout_grace_s=timeout_grace,
                               worker_class=worker_class, serializer=serializer, log_level=log_level.upper())
     try:
         code = Supervisor(config).run()
@@ -96,7 +103,9 @@ def _check_redis_url(url: str) -> None:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("rq").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # RQ logs every job at INFO and sets rq.worker's level itself: keep RQ to warnings and up.
+    for name in ("rq", "rq.worker"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _fail(message: str, code: int) -> None:

@@ -39,9 +39,10 @@ def claim(worker_name: str) -> str:
 #: Moves up to ARGV[1] ids from the queues (KEYS[2..]) to the worker's held list (KEYS[1]) in one
 #: atomic step, marks each job started in RQ's format (status, worker_name, started_at, the
 #: started registry ``rq:wip:<queue>`` with member ``<job id>:<worker name>``), and returns
-#: ``{queue name, job id, HGETALL of the job}`` for each: one round trip per batch.
+#: ``{queue name, job id, HGETALL of the job}`` for each: one round trip per batch. It also sets
+#: the RQ worker's ``state`` (``busy`` when it got jobs, else ``idle``) at no extra round trip.
 #: ARGV: count, worker name, started_at (RQ's utcformat), wip score, queue key prefix,
-#: wip key prefix, job key prefix.
+#: wip key prefix, job key prefix, RQ worker key.
 DEQUEUE_BATCH = """
 local want = tonumber(ARGV[1])
 local out = {}
@@ -67,17 +68,18 @@ for i = 2, #KEYS do
     want = want - #ids
   end
 end
+redis.call('HSET', ARGV[8], 'state', #out > 0 and 'busy' or 'idle')
 return out
 """
 
 
-#: Marks one id already moved to the held list by BLMOVE (ARGV[8] == "0") or popped by BLMPOP
-#: (ARGV[8] == "1": push it to the held list first) as started; same ARGV and reply as above,
-#: with KEYS[2] the queue key and ARGV[1] the job id.
+#: Marks one id already moved to the held list by BLMOVE (ARGV[9] == "0") or popped by BLMPOP
+#: (ARGV[9] == "1": push it to the held list first) as started and the worker busy; same ARGV
+#: and reply as above, with KEYS[2] the queue key and ARGV[1] the job id.
 MARK_STARTED = """
 local id = ARGV[1]
 local qname = string.sub(KEYS[2], #ARGV[5] + 1)
-if ARGV[8] == '1' then redis.call('RPUSH', KEYS[1], id) end
+if ARGV[9] == '1' then redis.call('RPUSH', KEYS[1], id) end
 local jkey = ARGV[7] .. id
 local fields = redis.call('HGETALL', jkey)
 if #fields > 0 then
@@ -85,5 +87,6 @@ if #fields > 0 then
              'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
 end
 redis.call('ZADD', ARGV[6] .. qname, ARGV[4], id .. ':' .. ARGV[2])
+redis.call('HSET', ARGV[8], 'state', 'busy')
 return {{qname, id, fields}}
 """

@@ -28,6 +28,7 @@ from rq.job_lifecycle import record_job_failure
 from rq.queue import Queue
 from rq.registry import StartedJobRegistry
 from rq.serializers import resolve_serializer
+from rq.utils import as_text
 from rq.worker import SimpleWorker
 
 from jobs import meta
@@ -37,21 +38,22 @@ from . import keys
 log = logging.getLogger(__name__)
 
 #: Seconds a claim on a dead worker's jobs lasts; a claimer that dies lets another retry after it.
-CLAIM_TTL_S = 300
+CLAIM_TTL_S = 30
 _SETTLED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
 
 @dataclass(frozen=True)
 class Requeued:
-    """What happened to one held job: ``action`` is ``requeued``, ``lost`` (given up) or ``settled``."""
+    """What happened to one held job: ``requeued``, ``lost`` (given up), ``timed out`` or ``settled``."""
 
     job_id: str
     action: str
     losses: int = 0
 
 
-def requeue_unstarted(connection: redis.Redis, worker_name: str, held: list[tuple[str, str]], serializer: Any) -> None:
-    """Put jobs a worker held but never started back at the front of their queues (no loss)."""
+def requeue_unstarted(connection: redis.Redis, worker_name: str, held: list[tuple[str, str]]) -> None:
+    """Put jobs a worker held but never started back at the front of their queues (no loss);
+    ``held`` is ``(queue name, job id)`` in held order. Empties the worker's held list."""
     with connection.pipeline() as pipe:
         for qname, job_id in reversed(held):
             pipe.lpush(Queue.redis_queue_namespace_prefix + qname, job_id)
@@ -70,18 +72,21 @@ def recover_worker(
     max_losses: int,
     serializer: Any = None,
     claimer: str = "",
+    timed_out: bool = False,
 ) -> list[Requeued] | None:
     """Re-queue everything a dead worker held; charge a loss to ``lost_job_id`` only.
 
     ``lost_job_id="first"`` charges the first unsettled held job (used for a lost host, where
-    no shared memory tells which job was running). Returns None when another process holds
+    no shared memory tells which job was running). ``timed_out``: the supervisor killed the
+    worker because that job ignored its timeout; it is failed with RQ's ``JobTimeoutException``
+    instead of being charged a loss. Returns None when another process holds
     the claim on this worker (it does the work), else what was done to each held job.
     """
     claimer = claimer or socket.gethostname()
     if not connection.set(keys.claim(worker_name), claimer, nx=True, ex=CLAIM_TTL_S):
         return None
     held_key = keys.held(worker_name)
-    ids = [i.decode() for i in connection.lrange(held_key, 0, -1)]
+    ids = [as_text(i) for i in connection.lrange(held_key, 0, -1)]
     jobs = Job.fetch_many(ids, connection=connection, serializer=resolve_serializer(serializer))
     done: list[Requeued] = []
     back: list[Job] = []
@@ -96,7 +101,10 @@ def recover_worker(
                 continue
             if lost_job_id == "first":
                 lost_job_id = job_id
-            if job_id == lost_job_id:
+            if job_id == lost_job_id and timed_out:
+                record_job_failure(job, f"rq.timeouts.JobTimeoutException: {reason}", pipe)
+                done.append(Requeued(job_id, "timed out"))
+            elif job_id == lost_job_id:
                 done.append(_charge_loss(job, pipe, reason, max_losses, back))
             else:
                 back.append(job)
@@ -113,6 +121,8 @@ def recover_worker(
             log.info("job %s re-queued from worker %s (losses: %d)", event.job_id, worker_name, event.losses)
         elif event.action == "lost":
             log.warning("job %s given up after %d losses: %s", event.job_id, event.losses, reason)
+        elif event.action == "timed out":
+            log.warning("job %s failed: %s", event.job_id, reason)
     return done
 
 
@@ -140,7 +150,7 @@ def _charge_loss(job: Job, pipe: Any, reason: str, default_max: int, back: list[
 
 def lost_supervisors(connection: redis.Redis) -> list[str]:
     """Ids of registered supervisors whose heartbeat key has expired (their host is gone)."""
-    ids = [i.decode() for i in connection.smembers(keys.SUPERVISORS)]
+    ids = [as_text(i) for i in connection.smembers(keys.SUPERVISORS)]
     if not ids:
         return []
     with connection.pipeline(transaction=False) as pipe:
@@ -156,7 +166,7 @@ def recover_host(connection: redis.Redis, supervisor_id: str, *, max_losses: int
     reason = f"host lost: supervisor {supervisor_id} stopped heartbeating"
     events: list[Requeued] = []
     for raw in connection.smembers(keys.supervisor_workers(supervisor_id)):
-        name = raw.decode()
+        name = as_text(raw)
         result = recover_worker(connection, name, lost_job_id="first", reason=reason, max_losses=max_losses,
                                 serializer=serializer, claimer=claimer)
         if result is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import redis
 from rq.queue import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.utils import as_text
 from rq.worker import SimpleWorker
 
 from jobs import meta
@@ -65,10 +66,10 @@ def collect(connection: redis.Redis) -> Status:
 def _supervisors(connection: redis.Redis) -> list[SupervisorStatus]:
     out = []
     for raw in sorted(connection.smembers(keys.SUPERVISORS)):
-        sid = raw.decode()
-        data = {k.decode(): v.decode() for k, v in connection.hgetall(keys.supervisor(sid)).items()}
+        sid = as_text(raw)
+        data = {as_text(k): as_text(v) for k, v in connection.hgetall(keys.supervisor(sid)).items()}
         beat = float(data["heartbeat"]) if "heartbeat" in data else None
-        names = sorted(n.decode() for n in connection.smembers(keys.supervisor_workers(sid)))
+        names = sorted(as_text(n) for n in connection.smembers(keys.supervisor_workers(sid)))
         out.append(SupervisorStatus(sid, data.get("host", "?"), data.get("pid", "?"), bool(data),
                                     None if beat is None else max(0.0, time.time() - beat), names))
     return out
@@ -80,7 +81,7 @@ def _workers(connection: redis.Redis) -> list[WorkerStatus]:
         held = keys.held(worker.name)
         first = connection.lindex(held, 0)
         out.append(WorkerStatus(worker.name, worker.get_state(), worker.hostname or "?", worker.pid,
-                                first.decode() if first else None, connection.llen(held),
+                                as_text(first) if first else None, connection.llen(held),
                                 worker.successful_job_count, worker.failed_job_count))
     return out
 
@@ -89,7 +90,7 @@ def _queues(connection: redis.Redis) -> list[QueueStatus]:
     out = []
     for queue in sorted(Queue.all(connection=connection), key=lambda q: q.name):
         failed_key = FailedJobRegistry(queue.name, connection=connection).key
-        failed_ids = [i.decode() for i in connection.zrange(failed_key, 0, -1)]
+        failed_ids = [as_text(i) for i in connection.zrange(failed_key, 0, -1)]  # type: ignore[arg-type]
         lost = 0
         if failed_ids:
             with connection.pipeline(transaction=False) as pipe:

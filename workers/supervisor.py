@@ -31,6 +31,8 @@ from .worker import EXIT_START_FAILED, ChildSlot
 
 log = logging.getLogger(__name__)
 _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: A child that exits with an error code within this many seconds of its start crashed quickly.
+QUICK_CRASH_S = 5.0
 
 
 @dataclass
@@ -51,6 +53,8 @@ class SupervisorConfig:
     host_timeout_s: float = 45.0
     #: Consecutive failed starts of one child after which the supervisor gives up.
     max_start_failures: int = 5
+    #: Seconds past its timeout a job may ignore SIGALRM before its worker is killed.
+    timeout_grace_s: float = 10.0
 
 
 class StartFailed(Exception):
@@ -65,6 +69,9 @@ class _Child:
     process: Any = None
     slot: ChildSlot | None = None
     start_failures: int = 0
+    crashes: int = 0  # consecutive quick crashes of the child's own making (not signals)
+    started_at: float = 0.0
+    timed_out_job: str | None = None  # the job we killed this child for
     restart_at: float | None = 0.0  # monotonic time of the next start; None: not to be restarted
 
 
@@ -79,7 +86,7 @@ class Supervisor:
         self.children = [_Child(i) for i in range(config.processes)]
         self._ctx = multiprocessing.get_context("fork")
         self._signals = 0
-        self._unrecovered: list[tuple[str, str | None, str]] = []
+        self._unrecovered: list[tuple[str, str | None, str, bool]] = []
         self._next_beat = self._next_scan = 0.0
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -107,6 +114,9 @@ class Supervisor:
             self._loop()
         finally:
             self._shutdown()
+            # Done: a late Ctrl-C must not kill the interpreter while it exits with our code.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         return 0
 
     def _loop(self) -> None:
@@ -119,10 +129,25 @@ class Supervisor:
                 log.info("burst: queues empty, all workers done")
                 return
             self._periodic(now)
-            self._wait(self._next_wake(now))
+            self._kill_overdue()
+            self._wait(min(1.0, self._next_wake(now)))
             for child in self.children:
                 if child.process is not None and child.process.exitcode is not None:
                     self._reaped(child)
+
+    def _kill_overdue(self) -> None:
+        """SIGKILL a child whose job outlived its timeout by the grace: SIGALRM did not stop it
+        (a C extension that never returns to Python). The job is failed as timed out."""
+        wall = time.time()
+        for child in self.children:
+            slot = child.slot
+            if child.process is None or slot is None or not slot.deadline or child.timed_out_job:
+                continue
+            if wall > slot.deadline + self.config.timeout_grace_s:
+                child.timed_out_job = slot.running.decode() or None
+                log.warning("worker %s: job %s ignored its timeout for %.0f s; killing the worker",
+                            child.name, child.timed_out_job, self.config.timeout_grace_s)
+                _signal(child.process, signal.SIGKILL)
 
     def _next_wake(self, now: float) -> float:
         due = [c.restart_at for c in self.children if c.process is None and c.restart_at is not None]
@@ -173,6 +198,7 @@ class Supervisor:
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         child.restart_at = None
+        child.started_at = time.monotonic()
         log.info("worker %s started (pid %d)", child.name, child.process.pid)
 
     def _reaped(self, child: _Child) -> None:
@@ -182,6 +208,7 @@ class Supervisor:
         process.join(0)
         code = process.exitcode
         running = slot.running.decode() or None
+        timed_out, child.timed_out_job = child.timed_out_job, None
         child.process = None
         if code in (0, EXIT_RECYCLE):
             log.info("worker %s exited (%s)", child.name, "recycled" if code else "done")
@@ -192,7 +219,11 @@ class Supervisor:
         reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
         log.warning("worker %s (pid %d) %s%s", child.name, process.pid, reason.removeprefix("worker "),
                     f" while running job {running}" if running else "")
-        self._recover(child.name, running, reason)
+        if timed_out and timed_out == running:
+            reason = f"timed out: the job ignored SIGALRM for {self.config.timeout_grace_s:g} s past its timeout"
+            self._recover(child.name, running, reason, timed_out=True)
+        else:
+            self._recover(child.name, running, reason)
         if not slot.ready and code == EXIT_START_FAILED:
             child.start_failures += 1
             if child.start_failures >= self.config.max_start_failures:
@@ -203,23 +234,35 @@ class Supervisor:
             child.restart_at = time.monotonic() + delay
         else:
             child.start_failures = 0
-            child.restart_at = None if self._signals else time.monotonic()
+            child.restart_at = None if self._signals else time.monotonic() + self._crash_delay(child, code)
 
-    def _recover(self, name: str, running: str | None, reason: str) -> None:
-        self._unrecovered.append((name, running, reason))
+    def _crash_delay(self, child: _Child, code: int) -> float:
+        """Killed from outside (a signal: OOM, a poison job): restart at once, its job re-runs.
+        Crashed on its own (an exit code, e.g. a bug in a --worker-class) soon after its start:
+        back off, 0.1 s doubling to 10 s, so a broken worker does not spin."""
+        if code < 0 or time.monotonic() - child.started_at >= QUICK_CRASH_S:
+            child.crashes = 0
+            return 0.0
+        child.crashes += 1
+        delay = min(0.1 * 2 ** (child.crashes - 1), 10.0)
+        log.warning("worker %s: restarting in %.1f s (%d quick crashes)", child.name, delay, child.crashes)
+        return delay
+
+    def _recover(self, name: str, running: str | None, reason: str, timed_out: bool = False) -> None:
+        self._unrecovered.append((name, running, reason, timed_out))
         self._retry_recovery()
 
     def _retry_recovery(self) -> None:
         waiting, self._unrecovered = self._unrecovered, []
-        for name, running, reason in waiting:
+        for name, running, reason, timed_out in waiting:
             try:
                 recovery.recover_worker(self.connection, name, lost_job_id=running, reason=reason,
                                         max_losses=self.config.max_losses, serializer=self.config.serializer,
-                                        claimer=self.id)
+                                        claimer=self.id, timed_out=timed_out)
                 self.connection.srem(keys.supervisor_workers(self.id), name)
             except _REDIS_ERRORS as exc:
                 log.warning("cannot re-queue jobs of worker %s yet (%s); will retry", name, type(exc).__name__)
-                self._unrecovered.append((name, running, reason))
+                self._unrecovered.append((name, running, reason, timed_out))
 
     # -- periodic ------------------------------------------------------------------------
     def _periodic(self, now: float) -> None:
@@ -240,7 +283,7 @@ class Supervisor:
                 pipe.hset(keys.supervisor(self.id), mapping={
                     "host": socket.gethostname(), "pid": os.getpid(), "queues": ",".join(self.config.queues),
                     "processes": len(self.children), "heartbeat": time.time()})
-                pipe.expire(keys.supervisor(self.id), max(1, round(self.config.host_timeout_s)))
+                pipe.pexpire(keys.supervisor(self.id), max(1, int(self.config.host_timeout_s * 1000)))
                 pipe.sadd(keys.SUPERVISORS, self.id)
                 if names:
                     pipe.sadd(keys.supervisor_workers(self.id), *names)
@@ -292,7 +335,7 @@ class Supervisor:
             child.process.join(10)
             child.process = None
             child.restart_at = None
-            self._unrecovered.append((child.name, None, "stopped by shutdown"))
+            self._unrecovered.append((child.name, None, "stopped by shutdown", False))
 
     def _unregister(self) -> None:
         try:

@@ -24,10 +24,10 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -35,14 +35,14 @@ from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import format_exc_info
 from rq.queue import Queue
-from rq.registry import FinishedJobRegistry, StartedJobRegistry
-from rq.results import Result
+from rq.registry import StartedJobRegistry
 from rq.timeouts import JobTimeoutException
 from rq.utils import now, utcformat
 from rq.worker import SimpleWorker, WorkerStatus
 from rq.worker_registration import register
 
 from . import keys
+from .writes import BatchWrites, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,16 @@ class ChildSlot(ctypes.Structure):
     """Shared memory between the supervisor and one child (no Redis round trip per job).
 
     ``running``: id of the job the child is executing right now (empty between jobs);
+    ``deadline``: when (epoch seconds) that job's timeout ends, 0 for none: the supervisor kills
+    a child whose job ignores SIGALRM (stuck in C code) some seconds after it;
     ``error``: why the child could not start; ``ready``: 1 once it registered with Redis.
     """
 
-    _fields_ = [("running", ctypes.c_char * 64), ("error", ctypes.c_char * 512), ("ready", ctypes.c_int)]
+    _fields_ = [("running", ctypes.c_char * 64), ("deadline", ctypes.c_double), ("error", ctypes.c_char * 512),
+                ("ready", ctypes.c_int)]
 
 
-@dataclass
-class _Outcome:
-    job: Job | None  # None: the job hash was gone when dequeued; only its held entry is settled
-    queue: Queue
-    ok: bool
-    value: Any = None
-    exc_string: str = ""
-
-
-class BatchWorker(SimpleWorker):
+class BatchWorker(BatchWrites, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -88,10 +82,15 @@ class BatchWorker(SimpleWorker):
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # With prepare_for_work=False (no Redis call at construction, so a start while Redis is
+        # down does not crash) RQ leaves the fields rq info shows empty: fill them here.
+        self.hostname = self.hostname or socket.gethostname()
+        self.pid = self.pid or os.getpid()
         self.slot = slot
         self._held: list[tuple[str, str]] = []
-        self._pending: list[_Outcome] = []
+        self._pending: list[Outcome] = []
         self._avg_job_s = self.batch_window_s
+        self._resync = False
         self._queues_by_name = {q.name: q for q in self.queues}
         self._dequeue = self.connection.register_script(keys.DEQUEUE_BATCH)
         self._mark = self.connection.register_script(keys.MARK_STARTED)
@@ -121,9 +120,14 @@ class BatchWorker(SimpleWorker):
         try:
             while not self._stop_requested:
                 try:
+                    if self.should_run_maintenance_tasks:
+                        self._maintain()
+                    if self._resync:
+                        self._return_strays()
                     batch = self._take(block=not burst)
                     backoff = 0.1
                 except _REDIS_ERRORS as exc:
+                    self._resync = True  # a reply may have been lost after Redis moved ids to our held list
                     log.warning("worker %s: Redis unavailable (%s); retrying in %.1f s", self.name, exc, backoff)
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -143,13 +147,11 @@ class BatchWorker(SimpleWorker):
     def _run_batch(self, batch: list[tuple[Job | None, Queue]], max_jobs: int | None, done_before: int) -> int:
         ran = 0
         last_flush = time.monotonic()
-        if self.get_state() != WorkerStatus.BUSY:
-            self.set_state(WorkerStatus.BUSY)
         for job, queue in batch:
             if self._stop_requested or (max_jobs is not None and done_before + ran >= max_jobs):
                 break
             if job is None:
-                self._pending.append(_Outcome(None, queue, True))
+                self._pending.append(Outcome(None, queue, True))
                 continue
             started = time.monotonic()
             self._pending.append(self._perform(job, queue))
@@ -175,6 +177,37 @@ class BatchWorker(SimpleWorker):
                 time.sleep(0.2 * (attempt + 1))
         log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
 
+    def _return_strays(self) -> None:
+        """Put back ids Redis moved to our held list whose reply we never got.
+
+        Between batches everything we took has been settled (``self._held`` is empty), so any
+        id still in the Redis list is such a stray: it never ran and goes back without a loss.
+        """
+        assert not self._held
+        ids = [i.decode() for i in self.connection.lrange(self.held_key, 0, -1)]
+        if ids:
+            with self.connection.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(self.job_class.key_for(job_id), "origin")
+                origins = pipe.execute()
+            from .recovery import requeue_unstarted
+
+            strays = [(origin.decode(), job_id) for origin, job_id in zip(origins, ids) if origin]
+            log.warning("worker %s: putting back %d jobs whose dequeue reply was lost", self.name, len(strays))
+            requeue_unstarted(self.connection, self.name, strays)
+        self._resync = False
+
+    def _maintain(self) -> None:
+        """RQ's periodic registry cleanup (expired finished/failed entries, dead workers), under
+        RQ's own per-queue lock so one worker of the fleet does it every ``maintenance_interval``."""
+        try:
+            self.run_maintenance_tasks()
+        except _REDIS_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
+            self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ declares it None-only
+            log.exception("worker %s: registry maintenance failed", self.name)
+
     # -- dequeue -------------------------------------------------------------------------
     def _batch_size(self) -> int:
         return max(1, min(self.batch_max, int(self.batch_window_s / max(self._avg_job_s, 1e-6))))
@@ -183,18 +216,18 @@ class BatchWorker(SimpleWorker):
         stamp = utcformat(now())
         score = time.time() + self.worker_ttl + 60
         return [first, self.name, stamp, score, Queue.redis_queue_namespace_prefix,
-                StartedJobRegistry.key_template.format(""), Job.redis_job_namespace_prefix]
+                StartedJobRegistry.key_template.format(""), Job.redis_job_namespace_prefix, self.key]
 
     def _take(self, block: bool) -> list[tuple[Job | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
         queue_keys = [q.key for q in self.queues]
         rows = self._dequeue(keys=[self.held_key, *queue_keys], args=self._script_args(self._batch_size()))
+        self._state = WorkerStatus.BUSY if rows else WorkerStatus.IDLE  # the script wrote it to Redis
         if not rows and block:
             rows = self._block(queue_keys)
         return self._load(rows)
 
     def _block(self, queue_keys: list[str]) -> list[Any]:
-        self.set_state(WorkerStatus.IDLE)
         if len(queue_keys) == 1:
             # BLMOVE is atomic: the id is in our held list the moment it leaves the queue.
             job_id = self.connection.blmove(queue_keys[0], self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
@@ -208,7 +241,9 @@ class BatchWorker(SimpleWorker):
         job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
         queue_key = queue_key.decode() if isinstance(queue_key, bytes) else queue_key
         args = self._script_args(job_id)
-        return self._mark(keys=[self.held_key, queue_key], args=[*args, pushed])
+        rows = self._mark(keys=[self.held_key, queue_key], args=[*args, pushed])
+        self._state = WorkerStatus.BUSY
+        return rows
 
     def _load(self, rows: list[Any]) -> list[tuple[Job | None, Queue]]:
         batch: list[tuple[Job | None, Queue]] = []
@@ -223,19 +258,25 @@ class BatchWorker(SimpleWorker):
                 batch.append((None, queue))  # deleted while queued: nothing to run
                 continue
             job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
-            job.restore(dict(zip(fields[::2], fields[1::2])))
+            try:
+                job.restore(dict(zip(fields[::2], fields[1::2])))
+            except Exception as exc:  # noqa: BLE001 - one unreadable job must not crash-loop the worker
+                log.error("worker %s: job %s cannot be read (%s); dropping it", self.name, job_id, exc)
+                batch.append((None, queue))
+                continue
             job.worker_name, job.started_at, job._status = self.name, started_at, JobStatus.STARTED
             batch.append((job, queue))
         self._held = held
         return batch
 
     # -- running -------------------------------------------------------------------------
-    def _perform(self, job: Job, queue: Queue) -> _Outcome:
+    def _perform(self, job: Job, queue: Queue) -> Outcome:
         """Run one job under its timeout (RQ's death penalty: SIGALRM) and its callbacks."""
-        if self.slot is not None:
-            self.slot.running = job.id.encode()
         job.started_at = now()
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+        if self.slot is not None:
+            self.slot.running = job.id.encode()
+            self.slot.deadline = 0.0 if timeout == -1 else time.time() + float(timeout)
         penalty = (contextlib.nullcontext() if timeout == -1
                    else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
         try:
@@ -243,99 +284,18 @@ class BatchWorker(SimpleWorker):
                 value = job.perform()
             job.ended_at = now()
             execute_success_callback(job, self.death_penalty_class, value)
-            outcome = _Outcome(job, queue, True, value)
-        except Exception:  # noqa: BLE001 - any failure of user code is recorded in RQ's format
+            outcome = Outcome(job, queue, True, value)
+        except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
             with contextlib.suppress(Exception):
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
             self.handle_exception(job, *exc_info)
-            outcome = _Outcome(job, queue, False, exc_string=format_exc_info(exc_info))
+            outcome = Outcome(job, queue, False, exc_string=format_exc_info(exc_info))
         finally:
             if self.slot is not None:
-                self.slot.running = b""
+                self.slot.running, self.slot.deadline = b"", 0.0
         return outcome
-
-    # -- writing -------------------------------------------------------------------------
-    def _flush_with_retry(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                self._flush()
-                return
-            except _REDIS_ERRORS as exc:
-                log.warning("worker %s: cannot write results (%s); retrying in %.1f s", self.name, exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    def _flush(self) -> None:
-        """Write every pending outcome in RQ's format, in one pipeline, then forget them."""
-        settled = len(self._pending)
-        if settled == 0:
-            return
-        ok_count = 0
-        finished: dict[str, dict[str, float]] = {}
-        with self.connection.pipeline(transaction=False) as pipe:
-            for out in self._pending:
-                if out.job is None:
-                    continue
-                if out.ok:
-                    ok_count += 1
-                    self._write_success(out, pipe, finished)
-                else:
-                    self._write_failure(out, pipe)
-            for qname, members in finished.items():
-                pipe.zadd(FinishedJobRegistry(qname, connection=self.connection).key, members)
-            wip: dict[str, list[str]] = {}
-            for qname, job_id in self._held[:settled]:
-                wip.setdefault(qname, []).append(f"{job_id}:{self.name}")
-            for qname, members in wip.items():
-                pipe.zrem(StartedJobRegistry(qname, connection=self.connection).key, *members)
-            pipe.ltrim(self.held_key, settled, -1)
-            if ok_count:
-                pipe.hincrby(self.key, "successful_job_count", ok_count)
-            if ok_count < len(self._pending):
-                pipe.hincrby(self.key, "failed_job_count", len(self._pending) - ok_count)
-            dependents = [out.job.dependents_key for out in self._pending if out.job is not None]
-            if dependents:
-                pipe.exists(*dependents)
-            replies = pipe.execute()
-        pending, self._pending = self._pending, []
-        self._held = self._held[settled:]
-        if dependents and replies[-1]:
-            self._enqueue_dependents(pending)
-
-    def _write_success(self, out: _Outcome, pipe: Any, finished: dict[str, dict[str, float]]) -> None:
-        job = out.job
-        ttl = job.get_result_ttl(self.default_result_ttl)
-        job._status = JobStatus.FINISHED
-        pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": utcformat(job.ended_at),
-                                    "last_heartbeat": utcformat(job.ended_at)})
-        if ttl == 0:
-            job.delete(pipeline=pipe, remove_from_queue=False)
-            return
-        Result.create(job, Result.Type.SUCCESSFUL, ttl, return_value=out.value, worker_name=self.name,
-                      pipeline=pipe, execution_id=self.name, execution_started_at=job.started_at,
-                      execution_ended_at=job.ended_at)
-        if ttl > 0:
-            pipe.expire(job.key, ttl)
-        finished.setdefault(job.origin, {})[job.id] = ttl if ttl < 0 else time.time() + ttl
-
-    def _write_failure(self, out: _Outcome, pipe: Any) -> None:
-        job = out.job
-        if job.should_retry:
-            job.retry(out.queue, pipe)
-            return
-        job.set_status(JobStatus.FAILED, pipeline=pipe)
-        job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=out.exc_string, pipeline=pipe)
-        Result.create_failure(job, job.failure_ttl, exc_string=out.exc_string, worker_name=self.name,
-                              pipeline=pipe, execution_id=self.name, execution_started_at=job.started_at,
-                              execution_ended_at=job.ended_at)
-
-    def _enqueue_dependents(self, outcomes: list[_Outcome]) -> None:
-        for out in outcomes:
-            if out.job is not None and self.connection.exists(out.job.dependents_key):
-                out.queue.enqueue_dependents(out.job)
 
     def _put_back(self) -> None:
         """Return held jobs that never ran to the front of their queues, in their order."""
@@ -344,7 +304,7 @@ class BatchWorker(SimpleWorker):
             return
         from .recovery import requeue_unstarted
 
-        requeue_unstarted(self.connection, self.name, self._held, self.serializer)
+        requeue_unstarted(self.connection, self.name, self._held)
         self._held = []
 
     # -- heartbeat -----------------------------------------------------------------------
@@ -361,8 +321,10 @@ class BatchWorker(SimpleWorker):
             try:
                 held = self._held
                 with client.pipeline(transaction=False) as pipe:
-                    pipe.hset(self.key, mapping={"last_heartbeat": utcformat(now()),
-                                                 "state": self.get_state() or WorkerStatus.IDLE})
+                    self.last_heartbeat = now()
+                    # The whole registration, not just the time: after a Redis restart the worker
+                    # reappears complete in rq info.
+                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or WorkerStatus.IDLE})
                     pipe.expire(self.key, self.worker_ttl + 60)
                     register(self, pipe)
                     score = time.time() + self.worker_ttl + 60
