@@ -80,6 +80,11 @@ def _describe(trials: list[Trial], cap: float) -> str:
     return f"p50 {median([t.delay for t in trials if t.delay is not None]):.2f} s"
 
 
+def _kills(trials: list[Trial], how: str) -> str:
+    delays = ", ".join("none" if t.delay is None else f"{t.delay:.1f}" for t in trials)
+    return f"{len(trials)} kills, {how}: {delays} s"
+
+
 def run(quick: bool) -> list[Row]:
     # Quick mode shortens --host-timeout to 2 s to exercise the host path; full mode keeps the default.
     trials, rq_cap, host_trials, host_opts = (2, 2.0, 1, ("--host-timeout", "2")) if quick else (7, 10.0, 2, ())
@@ -109,7 +114,7 @@ def run(quick: bool) -> list[Row]:
         host = Row("re-run delay after a whole supervisor host is SIGKILLed",
                    f"two SimpleWorkers, job with `Retry(max=1)`: {rq_text}", None,
                    max(host_delays) if jf_host and len(host_delays) == len(jf_host) else None, "s (max)",
-                   f"≤ {HOST_BOUND_S:.0f} s", note=note or f"{len(jf_host)} kills, {' '.join(host_opts) or 'default --host-timeout 45'}")
+                   f"≤ {HOST_BOUND_S:.0f} s", note=note or _kills(jf_host, ' '.join(host_opts) or 'default --host-timeout 45'))
         host.met = at_most(host.jobfleet, HOST_BOUND_S) if jf_host else None
         rows.append(host)
     return rows
