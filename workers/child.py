@@ -51,6 +51,11 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
     _die_with_parent(config.parent_pid)
+    # A SIGTERM that arrives before the worker installs its own handler must not be lost (the
+    # handler inherited from the supervisor would swallow it, and a stop would wait its whole
+    # --shutdown-timeout for this child): remember it, and hand it to the worker once built.
+    early_stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: early_stop.append(signum))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         worker = _build(config, slot)
@@ -59,6 +64,8 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
         log.error("worker %s could not start: %s: %s", config.name, type(exc).__name__, exc)
         sys.stdout.flush()
         os._exit(EXIT_START_FAILED)
+    if early_stop:
+        worker._stop_requested = True
     slot.ready = 1
     gc.freeze()  # start-up objects (RQ, redis-py, the job modules) stay out of every GC pass
     done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
