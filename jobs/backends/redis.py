@@ -75,7 +75,11 @@ class RedisBackend(Backend):
                 # RQ would overwrite that job's record, and its id would sit twice in a queue
                 raise ConfigError(f"a job with id {options.job_id!r} already exists at {self._server}: choose another "
                                   f"job_id, or get the existing one with q.job({options.job_id!r})")
-            self._queue.enqueue_job(job)
+            # RQ sends the queue registration and the job in two round trips; one pipeline
+            # (a MULTI/EXEC transaction) sends both at once.
+            with self._client.pipeline() as pipe:
+                self._queue.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
         return job.id, None
 
     def _create_job(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> RQJob:
@@ -194,7 +198,7 @@ class RedisBackend(Backend):
                 self.run_pending()
             window = [i for i in ids[next_index:next_index + results.WINDOW * 2] if i not in outcomes][: results.WINDOW]
             block_ms = None
-            if not self._fake and positions and all(i in positions for i in window):
+            if not self._fake:  # XREAD BLOCK returns at once for streams that already have entries
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ResultTimeout(self._timeout_message(ids, outcomes, timeout))
