@@ -41,6 +41,16 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture
+def client(redis_url: str):
+    """A redis-py client of the freshly flushed private database."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def rq_worker_url(redis_server: RedisServer):
     """The private Redis with a plain RQ SimpleWorker listening on 'default' (db 1).

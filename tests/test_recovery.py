@@ -17,13 +17,6 @@ from workers.recovery import recover_worker
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def client(redis_url):
-    conn = redis.Redis.from_url(redis_url)
-    yield conn
-    conn.close()
-
-
 def hold(client, worker: str, n: int) -> list[str]:
     """Enqueue n jobs and move them to a worker's held list, as its dequeue would."""
     queue = Queue("default", connection=client)

@@ -27,13 +27,6 @@ from tests.supervisor_helpers import ROOT
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def client(redis_url):
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
 def supervise_burst(url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "workers", "supervise", "--url", url, "-n", "1", "--burst", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -30,13 +30,6 @@ FAST = ["--host-timeout", "1.5", "--log-level", "info"]
 
 
 @pytest.fixture
-def client(redis_url):
-    conn = redis.Redis.from_url(redis_url)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
 def queue(client):
     return Queue("default", connection=client)
 
