@@ -64,7 +64,8 @@ def rq_worker_url(redis_server: RedisServer):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     worker = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "-w", "rq.worker.SimpleWorker", "--url", url, "-q", "default"],
+        [sys.executable, "-m", "rq.cli", "worker", "-w", "rq.worker.SimpleWorker", "--with-scheduler",
+         "--url", url, "-q", "default"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     yield url

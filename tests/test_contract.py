@@ -114,6 +114,14 @@ def test_a_failing_job_with_retries_runs_again(queue, tmp_path):
 
 
 @pytest.mark.parametrize("queue", ALL, indirect=True)
+def test_a_retry_with_an_interval_runs_once_the_interval_passed(queue, tmp_path):
+    # Given a job that fails once, with a retry one second later (RQ parks it in its scheduler)
+    job = queue.enqueue_call(fail_once, (str(tmp_path / "marker"),), retries=1, retry_interval=[1])
+    # Then the retry runs and its value is the result
+    assert job.result(timeout=30) == "ok"
+
+
+@pytest.mark.parametrize("queue", ALL, indirect=True)
 def test_bad_options_are_config_errors_before_anything_runs(queue):
     for bad in ({"timeout": -1}, {"timeout": "soon"}, {"retries": -1}, {"retry_interval": [-1]},
                 {"job_id": "has space"}, {"max_losses": 0}):

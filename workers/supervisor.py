@@ -28,12 +28,15 @@ from jobs.urls import connect, describe_server, redact
 from . import keys, recovery
 from .child import EXIT_RECYCLE, ChildConfig
 from .child import main as child_main
+from .scheduling import ScheduledJobs
 from .worker import EXIT_START_FAILED, ChildSlot
 
 log = logging.getLogger(__name__)
 _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 #: A child that exits with an error code within this many seconds of its start crashed quickly.
 QUICK_CRASH_S = 5.0
+#: Seconds between moves of due scheduled jobs (retries with an interval) back onto their queues.
+SCHEDULE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -88,7 +91,8 @@ class Supervisor:
         self._ctx = multiprocessing.get_context("fork")
         self._signals = 0
         self._unrecovered: list[tuple[str, str | None, str, bool]] = []
-        self._next_beat = self._next_scan = 0.0
+        self._next_beat = self._next_scan = self._next_schedule = 0.0
+        self._scheduled = ScheduledJobs(self.connection, config.queues, config.serializer, config.log_level)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -152,7 +156,7 @@ class Supervisor:
 
     def _next_wake(self, now: float) -> float:
         due = [c.restart_at for c in self.children if c.process is None and c.restart_at is not None]
-        return max(0.0, min([self._next_beat, self._next_scan, *due]) - now)
+        return max(0.0, min([self._next_beat, self._next_scan, self._next_schedule, *due]) - now)
 
     def _wait(self, timeout: float) -> None:
         sentinels = [c.process.sentinel for c in self.children if c.process is not None]
@@ -278,6 +282,9 @@ class Supervisor:
         if now >= self._next_scan:
             self._next_scan = now + max(self.config.host_timeout_s / 4, 0.1)
             self._scan_lost_hosts()
+        if now >= self._next_schedule:
+            self._next_schedule = now + SCHEDULE_INTERVAL_S
+            self._scheduled.tick()
 
     def _heartbeat(self) -> None:
         """Say this host is alive; also re-creates our keys after a Redis restart."""
@@ -326,6 +333,7 @@ class Supervisor:
                     self._reaped(child)
         self._kill_remaining()
         self._retry_recovery()
+        self._scheduled.stop()
         self._unregister()
         log.info("shutdown complete")
 

@@ -247,6 +247,8 @@ class RedisBackend(Backend):
                 raise results.failure_from(job_id, job.exc_info)
         if self._fake:
             pending = [i for i in window if i not in outcomes]
+            if self._sleep_until_due(pending, deadline):
+                return
             raise ResultTimeout(
                 f"{len(pending)} job(s) cannot progress on fakeredis:// (e.g. {pending[0]} is "
                 f"{statuses[window.index(pending[0])].decode() if statuses else 'unknown'}): "
@@ -254,6 +256,21 @@ class RedisBackend(Backend):
             )
         if deadline is not None and time.monotonic() >= deadline:
             raise ResultTimeout(self._timeout_message(ids, outcomes, timeout))
+
+    def _sleep_until_due(self, job_ids: list[str], deadline: float | None) -> bool:
+        """fakeredis: when a job waits in RQ's scheduled registry (a retry with an interval),
+        sleep until it is due — nothing else runs it — if that is within the deadline."""
+        registry = self._queue.scheduled_job_registry
+        with translated(self._server):
+            scores = [registry.connection.zscore(registry.key, job_id) for job_id in job_ids]
+        due = [score for score in scores if score is not None]
+        if not due:
+            return False
+        wait_s = max(0.0, min(due) - time.time()) + 0.01
+        if deadline is not None and time.monotonic() + wait_s > deadline:
+            return False
+        time.sleep(wait_s)
+        return True
 
     def _timeout_message(self, ids: list[str], outcomes: dict[str, Any], timeout: float | None) -> str:
         if len(ids) == 1:
@@ -277,6 +294,7 @@ class RedisBackend(Backend):
         if not self._fake:
             return 0
         with self._run_lock:
+            self._enqueue_due_scheduled()
             waiting = self._queue.count
             if not waiting:
                 return 0
@@ -291,6 +309,15 @@ class RedisBackend(Backend):
                 for signum, handler in saved.items():
                     signal.signal(signum, handler)
             return int(waiting - self._queue.count)
+
+    def _enqueue_due_scheduled(self) -> None:
+        """What RQ's scheduler would do in the background: due scheduled jobs back on the queue."""
+        registry = self._queue.scheduled_job_registry
+        for job_id in registry.get_jobs_to_schedule():
+            registry.remove(job_id)
+            job = self._queue.fetch_job(job_id)
+            if job is not None:
+                self._queue.enqueue_job(job)
 
     def close(self) -> None:
         self._client.close()
