@@ -104,6 +104,7 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
         with_options = queue.enqueue_call(job_functions.fail_once, [marker + ".fail"], retries=1, timeout=30,
                                           result_ttl=60, failure_ttl=60, description="acl", max_losses=3, job_id="acl-1")
         killer = queue.enqueue_call(job_functions.kill_once, [marker + ".kill"], max_losses=3)
+        backed_off = queue.enqueue_call(job_functions.fail_once, [marker + ".later"], retries=1, retry_interval=[1])
         failing = queue.enqueue(job_functions.fail, "no")
         squares = queue.imap(job_functions.square, range(5))
         chunked = queue.imap(job_functions.square, range(5), chunksize=2)
@@ -111,7 +112,7 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
             supervisor.wait_children(2)
             status = workers_cli("status", "--url", worker_url)
             results = [single.result(timeout=60), with_options.result(timeout=60), killer.result(timeout=60),
-                       list(squares), list(chunked)]
+                       list(squares), list(chunked), backed_off.result(timeout=60)]
             with pytest.raises(jobs.JobFailed):
                 failing.result(timeout=60)
             assert queue.job("acl-1").status == "finished"
@@ -119,10 +120,11 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
             assert supervisor.wait(timeout=60) == 0, supervisor.output()
     # Then everything worked
     assert status.returncode == 0, status.stderr
-    assert results == [9, "ok", "survived", [0, 1, 4, 9, 16], [0, 1, 4, 9, 16]]
+    assert results == [9, "ok", "survived", [0, 1, 4, 9, 16], [0, 1, 4, 9, 16], "ok"]
     # And Redis denied neither user anything
     assert admin.acl_log() == []
-    os.unlink(marker + ".kill")
+    for suffix in (".kill", ".fail", ".later"):
+        os.unlink(marker + suffix)
     os.unlink(marker + ".fail")
 
 

@@ -28,6 +28,7 @@ class ScheduledJobs:
         self._scheduler = RQScheduler(list(queues), connection=connection, serializer=serializer,
                                       interval=1, logging_level=log_level)
         self._registered = False
+        self._warned = False
 
     def tick(self) -> None:
         scheduler = self._scheduler
@@ -42,11 +43,16 @@ class ScheduledJobs:
                 scheduler.enqueue_scheduled_jobs()
         except _REDIS_ERRORS as exc:
             log.debug("scheduler tick skipped: %s", type(exc).__name__)
+        except redis.exceptions.RedisError as exc:
+            # e.g. an ACL that denies a command: scheduled jobs wait, the workers go on.
+            if not self._warned:
+                log.warning("scheduled jobs cannot be moved to their queues: Redis said %s", exc)
+                self._warned = True
 
     def stop(self) -> None:
         """Release the locks at once, so another supervisor takes over without waiting."""
         try:
             if self._registered:
                 self._scheduler.stop()
-        except _REDIS_ERRORS as exc:
+        except redis.exceptions.RedisError as exc:
             log.debug("scheduler stop: %s", type(exc).__name__)
