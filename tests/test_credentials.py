@@ -126,7 +126,6 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
     for suffix in (".kill", ".fail", ".later"):
         if os.path.exists(marker + suffix):
             os.unlink(marker + suffix)
-    os.unlink(marker + ".fail")
 
 
 @pytest.mark.parametrize("user, password", [("jobs-client", CLIENT_PASSWORD), ("jobs-worker", WORKER_PASSWORD)])
