@@ -17,6 +17,8 @@ import tempfile
 import traceback
 
 import pytest
+
+from tests.conftest import _no_redis as no_redis
 import redis
 
 import jobs
@@ -37,7 +39,7 @@ MARKERS = (CLIENT_PASSWORD, WORKER_PASSWORD, ADMIN_PASSWORD)
 @pytest.fixture(scope="module")
 def acl_server():
     if redis_server_path() is None:
-        pytest.skip("redis-server is not installed")
+        no_redis("redis-server is not installed")
     server = start_acl_redis({"jobs-client": CLIENT_PASSWORD, "jobs-worker": WORKER_PASSWORD})
     yield server
     server.close()

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tests.conftest import _no_redis as no_redis
+
 import jobs
 from tests import jobs as job_functions
 from tests.redis_server import redis_server_path
@@ -27,7 +29,7 @@ def certs(tmp_path_factory):
 
 def _tls_server(certs, client_auth: bool):
     if redis_server_path() is None:
-        pytest.skip("redis-server is not installed")
+        no_redis("redis-server is not installed")
     server = start_tls_redis(certs, client_auth=client_auth)
     yield server
     server.close()
