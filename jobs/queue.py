@@ -8,7 +8,7 @@ from typing import Any
 
 from . import serializers
 from .backends.base import Backend
-from .errors import ConfigError
+from .errors import ConfigError, JobNotFound
 from .job import Job
 from .options import JobOptions
 from .urls import LocalTarget, parse, redact
@@ -107,8 +107,6 @@ class Queue:
 
     def job(self, job_id: str) -> Job:
         """The job with this id, enqueued here or (on Redis) by any process; :class:`jobs.JobNotFound` if none."""
-        from .errors import JobNotFound
-
         if not isinstance(job_id, str) or not self._backend.exists(job_id):
             raise JobNotFound(f"no job {job_id!r} on queue {self._name!r} at {self.url}")
         return Job(self._backend, job_id)

@@ -187,8 +187,8 @@ class LocalBackend(Backend):
         try:
             return self._value(task, None)  # raises
         except JobFailed as exc:
-            index = task.first_index + (task.data[3] or 0 if task.outcome == ERROR else 0)
-            raise exc.at_index(index) from None
+            offset_in_chunk = (task.data[3] or 0) if task.outcome == ERROR else 0
+            raise exc.at_index(task.first_index + offset_in_chunk) from None
 
     # -- lifecycle ------------------------------------------------------------------------
 
