@@ -93,6 +93,10 @@ class _Processes:
 
     def reap(self) -> None:
         for proc in self.started:
+            # A process started a moment ago may still be `ip netns exec` in the root namespace,
+            # where `ip netns pids` does not see it: it dies with its host all the same.
+            if proc.poll() is None:
+                proc.kill()
             proc.wait(timeout=STEP_TIMEOUT_S)
 
 
