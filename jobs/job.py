@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import ENDED
+from .status import ENDED, JobStatus
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -31,7 +31,7 @@ class Job:
         return self._id
 
     @property
-    def status(self) -> str:
+    def status(self) -> JobStatus:
         """``"queued"``, ``"started"``, ``"finished"``, ``"failed"`` or ``"canceled"``."""
         return self._backend.status(self._id)
 

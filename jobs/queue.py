@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import serializers
-from .backends.base import Backend
+from .backends.base import Backend, MapCall, RunsInProcess
 from .errors import ConfigError, JobNotFound
 from .job import Job
 from .options import JobOptions
@@ -41,6 +41,10 @@ class Queue:
             from .backends.local import LocalBackend
 
             self._backend = LocalBackend(target.processes, serializer=self._serializer)
+        elif target.fake:
+            from .backends.fakeredis import FakeRedisBackend
+
+            self._backend = FakeRedisBackend(target.url, name, serializer=self._serializer)
         else:
             from .backends.redis import RedisBackend
 
@@ -139,13 +143,17 @@ class Queue:
         JobOptions(timeout=timeout)  # the same check as a job timeout
         if not isinstance(iterable, Iterable):
             raise ConfigError(f"map needs an iterable of items, not {type(iterable).__name__}")
-        return self._backend.imap(func, iterable, chunksize=chunksize, timeout=timeout, ordered=ordered, star=star)
+        call = MapCall(func, iterable if isinstance(iterable, list) else list(iterable), chunksize, timeout, star)
+        return self._backend.imap(call) if ordered else self._backend.imap_unordered(call)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def run_pending(self) -> int:
-        """On ``fakeredis://``, run the queued jobs now in this process; returns how many ran."""
-        return self._backend.run_pending()
+        """On ``fakeredis://``, run the queued jobs now in this process; returns how many ran.
+
+        Elsewhere workers run them: 0.
+        """
+        return self._backend.run_pending() if isinstance(self._backend, RunsInProcess) else 0
 
     def close(self) -> None:
         """Wait for enqueued local jobs, stop worker processes, close connections. Safe twice."""

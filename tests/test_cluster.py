@@ -17,7 +17,7 @@ import redis
 import rq
 
 from examples.cluster_producer import collect, count_hosts
-from jobs import meta
+from jobs.rq_format import markers as meta
 from tests import jobs as test_jobs
 from tests.cluster_fixtures import WAIT_TIMEOUT_S, cluster_redis, cluster_url, host_env, network, wait_until  # noqa: F401
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import rq
-from rq.results import Result
 
 import jobs
-from jobs.meta import LOST, LOST_EXC_PREFIX
+from jobs.rq_format import markers
+from jobs.rq_format.writes import fail_unrun
 from tests.jobs import square
 
 
@@ -37,10 +37,10 @@ def test_a_job_given_up_by_a_supervisor_raises_job_lost():
         rq_job = rq.job.Job.fetch(job.id, connection=q.backend.rq_queue.connection)
         q.backend.rq_queue.remove(rq_job)
         reason = "lost 3 times: worker died by signal 9"
-        rq_job.meta[LOST] = reason
-        rq_job.save_meta()
-        rq_job.set_status("failed")
-        Result.create_failure(rq_job, ttl=60, exc_string=LOST_EXC_PREFIX + reason)
+        marker = markers.mark_lost(rq_job.meta, reason)
+        with q.backend.rq_queue.connection.pipeline() as pipe:
+            fail_unrun(pipe, rq_job, markers.LOST_EXC_PREFIX + reason, marker)
+            pipe.execute()
         # Then waiting for it raises JobLost with the reason
         with pytest.raises(jobs.JobLost, match=reason):
             job.result(timeout=5)

@@ -147,7 +147,7 @@ def test_a_json_supervisor_fails_a_pickled_job_and_runs_the_json_ones(redis_url,
 
 
 def test_recovering_a_dead_workers_unreadable_job_fails_it_instead_of_crashing_the_supervisor(redis_url, client):
-    from workers import keys
+    from jobs.rq_format import keys
     from workers.recovery import recover_worker
 
     # Given a dead worker that held a good job and one whose record RQ cannot load

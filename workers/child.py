@@ -1,9 +1,9 @@
 """Entry point of a child process: signals, parent-death watch, worker class, run, exit code.
 
-Exit codes the supervisor reads (named, as Dramatiq's ``RET_*``): 0 stopped or burst done,
-:data:`EXIT_RECYCLE` ran ``--max-jobs-per-child`` jobs and wants a fresh process,
-:data:`workers.worker.EXIT_START_FAILED` could not start (its error is in the shared slot).
-Anything else, or a signal, is a crash: its held jobs are re-queued by the supervisor.
+Exit codes the supervisor reads are :class:`workers.exit_codes.ExitCode`: ``OK`` stopped or
+burst done, ``RECYCLE`` ran ``--max-jobs-per-child`` jobs and wants a fresh process,
+``START_FAILED`` could not start (its error is in the shared slot). Anything else, or a
+signal, is a crash: its held jobs are re-queued by the supervisor.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-import redis
 from rq.utils import import_attribute
 
+from jobs.backends.redis_errors import TRANSIENT_ERRORS
+from jobs.backoff import Backoff
 from jobs.urls import connect, describe_server
 
-from .worker import EXIT_START_FAILED, BatchWorker, ChildSlot
+from . import hooks
+from .exit_codes import ExitCode
+from .worker import BatchWorker, ChildSlot
 
 log = logging.getLogger(__name__)
 
-EXIT_RECYCLE = 4
 _PR_SET_PDEATHSIG = 1
 
 
@@ -44,6 +46,8 @@ class ChildConfig:
     max_jobs: int | None = None
     parent_pid: int = 0
     log_level: str = "INFO"
+    #: dotted paths of :class:`workers.hooks.Hook` classes (or instances)
+    hooks: tuple[str, ...] = ()
 
 
 def main(config: ChildConfig, slot: ChildSlot) -> None:
@@ -63,7 +67,7 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
         slot.error = f"{type(exc).__name__}: {exc}".encode()[:500]
         log.error("worker %s could not start: %s: %s", config.name, type(exc).__name__, exc)
         sys.stdout.flush()
-        os._exit(EXIT_START_FAILED)
+        os._exit(ExitCode.START_FAILED)
     if early_stop:
         worker._stop_requested = True
     slot.ready = 1
@@ -71,30 +75,43 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
     done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
     recycle = config.max_jobs is not None and done >= config.max_jobs
     logging.shutdown()
-    os._exit(EXIT_RECYCLE if recycle else 0)
+    os._exit(ExitCode.RECYCLE if recycle else ExitCode.OK)
 
 
 def _build(config: ChildConfig, slot: ChildSlot) -> BatchWorker:
-    worker_class = import_attribute(config.worker_class)
-    if not (isinstance(worker_class, type) and issubclass(worker_class, BatchWorker)):
-        raise TypeError(f"--worker-class {config.worker_class} is not a subclass of workers.worker.BatchWorker")
+    worker_class = worker_class_of(config.worker_class)
     connection = connect(config.url)
     worker = worker_class(list(config.queues), name=config.name, connection=connection,
-                          serializer=config.serializer, slot=slot, prepare_for_work=False)
+                          serializer=config.serializer, slot=slot, hooks=hooks.load(config.hooks),
+                          prepare_for_work=False)
     worker.install_child_signals()
-    delay = 0.2
+    backoff = Backoff(first=0.2)
     while True:  # Redis down is a wait, not a start failure: the supervisor would crash-loop us
         try:
             worker.register_birth()
             worker.set_state("idle")
             return worker
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except TRANSIENT_ERRORS as exc:
+            delay = backoff.next()
             log.warning("worker %s: Redis at %s unavailable (%s); retrying in %.1f s",
                         config.name, describe_server(connection), type(exc).__name__, delay)
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
             if worker._stop_requested:
-                os._exit(0)
+                os._exit(ExitCode.OK)
+
+
+def worker_class_of(path: str) -> type[BatchWorker]:
+    """The ``--worker-class``: a :class:`BatchWorker` subclass that overrides none of the RQ methods
+    a batch worker never calls (that code would silently not run); TypeError saying what to do."""
+    worker_class = import_attribute(path)
+    if not (isinstance(worker_class, type) and issubclass(worker_class, BatchWorker)):
+        raise TypeError(f"--worker-class {path} is not a subclass of workers.worker.BatchWorker")
+    overridden = hooks.bypassed_overrides(worker_class, BatchWorker)
+    if overridden:
+        raise TypeError(f"--worker-class {path} overrides {', '.join(overridden)}, which workers supervise never "
+                        "calls (it runs jobs in batches): move that code to a hook (--hook, a subclass of "
+                        "workers.hooks.Hook; see docs/supervisor.md)")
+    return worker_class
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -6,23 +6,22 @@ import logging
 import math
 import os
 import sys
+from typing import Any
 
 import click
 
 from jobs.errors import ConfigError, JobsError
-from jobs.meta import DEFAULT_MAX_LOSSES
+from jobs.rq_format.markers import DEFAULT_MAX_LOSSES
 from jobs.urls import RedisTarget, parse, redact
 
-from .worker import EXIT_START_FAILED
+from .exit_codes import ExitCode
 
-#: Exit codes: 0 done, 1 error, 2 usage (click), 3 workers could not start.
-EXIT_ERROR = 1
 
 class Seconds(click.FloatRange):
     """A duration in seconds: a ``FloatRange`` that also refuses nan and inf, which click lets
     through every bound (a nan --shutdown-timeout would never run out)."""
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         seconds = float(super().convert(value, param, ctx))
         if not math.isfinite(seconds):
             self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
@@ -57,6 +56,8 @@ def cli() -> None:
               help="How long a job may run past its timeout (ignoring SIGALRM) before its worker is killed.")
 @click.option("--worker-class", default="workers.worker.BatchWorker", show_default=True, metavar="DOTTED.PATH",
               help="A subclass of workers.worker.BatchWorker.")
+@click.option("--hook", "hooks", multiple=True, metavar="DOTTED.PATH",
+              help="A workers.hooks.Hook subclass every worker runs around its jobs; repeat for several.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
               default="info", show_default=True)
 @click.option("--serializer", type=click.Choice(["pickle", "json"]), default="pickle", show_default=True,
@@ -65,7 +66,7 @@ def cli() -> None:
               help="Directory put first on sys.path, so job functions' modules import (as rq worker --path).")
 def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
               max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
-              log_level: str, serializer: str, paths: tuple[str, ...]) -> None:
+              hooks: tuple[str, ...], log_level: str, serializer: str, paths: tuple[str, ...]) -> None:
     """Run N RQ worker processes; restart dead ones and re-run the jobs they held.
 
     SIGTERM or Ctrl-C: take no new jobs, let running ones finish (--shutdown-timeout), put the
@@ -81,16 +82,17 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
                               burst=burst, max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
                               timeout_grace_s=timeout_grace,
-                              worker_class=worker_class, serializer=serializer, log_level=log_level.upper())
+                              worker_class=worker_class, hooks=hooks, serializer=serializer,
+                              log_level=log_level.upper())
     try:
         code = Supervisor(config).run()
     except StartFailed as exc:
-        _fail(str(exc), EXIT_START_FAILED)
+        _fail(str(exc), ExitCode.START_FAILED)
     except JobsError as exc:  # e.g. BackendUnavailable: wrong password or certificate; says what to do
-        _fail(str(exc), EXIT_ERROR)
+        _fail(str(exc), ExitCode.ERROR)
     except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes one line
         logging.getLogger(__name__).debug("supervisor failed", exc_info=True)
-        _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", EXIT_ERROR)
+        _fail(f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)", ExitCode.ERROR)
     sys.exit(code)
 
 
@@ -109,7 +111,7 @@ def status(url: str) -> None:
         with translated(describe_server(connection)):
             text = render(collect(connection))
     except JobsError as exc:
-        _fail(str(exc), EXIT_ERROR)
+        _fail(str(exc), ExitCode.ERROR)
     click.echo(text)
 
 
@@ -117,9 +119,9 @@ def _check_redis_url(url: str) -> None:
     try:
         target = parse(url)
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        _fail(str(exc), ExitCode.USAGE)
     if not isinstance(target, RedisTarget) or target.fake:
-        _fail(f"{redact(url)!r} is not a Redis URL: workers need redis://, rediss:// or unix://", 2)
+        _fail(f"{redact(url)!r} is not a Redis URL: workers need redis://, rediss:// or unix://", ExitCode.USAGE)
 
 
 def _setup_logging(level: str) -> None:
@@ -142,7 +144,7 @@ def main() -> None:
     try:
         cli(prog_name="workers")
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        _fail(str(exc), ExitCode.USAGE)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Putting held jobs back: after a clean stop, a dead child, or a whole lost host.
 
-The rules (the contract with :mod:`jobs.meta`):
+The rules (the contract with :mod:`jobs.rq_format.markers`):
 
 - a job that never started goes back to the FRONT of its queue, in order, with no loss;
 - the one job that was running when its process died gets ``meta["jobfleet_losses"] += 1``
   and goes back too, unless that makes ``losses >= max_losses`` (the job's own
   ``jobfleet_max_losses``, else the supervisor's ``--max-losses``): then it is failed in RQ's
-  format (status ``failed``, failed registry, a FAILED Result whose ``exc_string`` starts with
-  ``jobs.errors.JobLost: ``) and ``meta["jobfleet_lost"]`` holds the reason;
+  format (status ``failed``, failed registry, a FAILED Result whose ``exc_string`` says so) and
+  its meta holds the reason (``jobfleet_lost``) and a typed ``lost`` failure marker;
 - a held job already finished or failed (its result written, the held list not yet trimmed)
   is only dropped from the started registry.
 
@@ -23,24 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from rq.job import Job, JobStatus
-from rq.job_lifecycle import record_job_failure
-from rq.queue import Queue
-from rq.registry import StartedJobRegistry
+from rq.job import Job
 from rq.serializers import resolve_serializer
 from rq.utils import as_text
 from rq.worker import SimpleWorker
 
-from jobs import meta
-
-from . import keys
-from .unreadable import fetch_jobs
+from jobs.rq_format import keys, markers, state
+from jobs.rq_format.unreadable import Unreadable, fetch_jobs
+from jobs.rq_format.writes import drop_started, fail_unrun, put_back, save_meta
 
 log = logging.getLogger(__name__)
 
 #: Seconds a claim on a dead worker's jobs lasts; a claimer that dies lets another retry after it.
 CLAIM_TTL_S = 30
-_SETTLED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
 
 @dataclass(frozen=True)
@@ -53,23 +48,12 @@ class Requeued:
     losses: int = 0
 
 
-def requeue_unstarted(connection: redis.Redis, worker_name: str, held: list[tuple[str, str]]) -> None:
-    """Put jobs a worker held but never started back at the front of their queues (no loss);
-    ``held`` is ``(queue name, job id)`` in held order. Empties the worker's held list."""
-    with connection.pipeline() as pipe:
-        for qname, job_id in reversed(held):
-            pipe.lpush(Queue.redis_queue_namespace_prefix + qname, job_id)
-            pipe.hset(Job.key_for(job_id), "status", JobStatus.QUEUED.value)
-            pipe.zrem(StartedJobRegistry(qname, connection=connection).key, f"{job_id}:{worker_name}")
-        pipe.delete(keys.held(worker_name))
-        pipe.execute()
-
-
 def recover_worker(
     connection: redis.Redis,
     worker_name: str,
     *,
     lost_job_id: str | None,
+    charge_first_held: bool = False,
     reason: str,
     max_losses: int,
     serializer: Any = None,
@@ -78,51 +62,55 @@ def recover_worker(
 ) -> list[Requeued] | None:
     """Re-queue everything a dead worker held; charge a loss to ``lost_job_id`` only.
 
-    ``lost_job_id="first"`` charges the first unsettled held job (used for a lost host, where
-    no shared memory tells which job was running). ``timed_out``: the supervisor killed the
-    worker because that job ignored its timeout; it is failed with RQ's ``JobTimeoutException``
-    instead of being charged a loss. Returns None when another process holds
-    the claim on this worker (it does the work), else what was done to each held job.
+    ``lost_job_id``: the job that was running when the worker died (from shared memory).
+    ``charge_first_held``: for a lost host, where nothing tells which job was running, the
+    first unsettled held job is charged instead. ``timed_out``: the supervisor killed the worker because that
+    job ignored its timeout; it is failed with RQ's ``JobTimeoutException`` instead of being
+    charged a loss. Returns None when another process holds the claim on this worker (it does
+    the work), else what was done to each held job.
     """
     claimer = claimer or socket.gethostname()
     if not connection.set(keys.claim(worker_name), claimer, nx=True, ex=CLAIM_TTL_S):
         return None
     held_key = keys.held(worker_name)
     ids = [as_text(i) for i in connection.lrange(held_key, 0, -1)]
-    jobs = fetch_jobs(Job, connection, resolve_serializer(serializer), ids)
+    found = fetch_jobs(Job, connection, resolve_serializer(serializer), ids)
     done: list[Requeued] = []
     back: list[Job] = []
     with connection.pipeline() as pipe:
-        for job_id, job in zip(ids, jobs):
+        for job_id, job in zip(ids, found):
             if job is None:
                 done.append(Requeued(job_id, "settled"))
                 continue
-            pipe.zrem(job.started_job_registry.key, f"{job_id}:{worker_name}")
-            if job.get_status(refresh=False) in _SETTLED:
-                done.append(Requeued(job_id, "settled"))
-                continue
-            unreadable = getattr(job, "jobfleet_unreadable", None)
-            if unreadable:  # re-queueing it would only bring it back here: fail it with the reason
-                record_job_failure(job, unreadable, pipe)
+            if isinstance(job, Unreadable):  # re-queueing it would only bring it back here: fail it
+                drop_started(pipe, job.job, worker_name)
+                fail_unrun(pipe, job.job, job.exc_string, job.failure)
                 done.append(Requeued(job_id, "unreadable"))
                 continue
-            if lost_job_id == "first":
+            drop_started(pipe, job, worker_name)
+            if state.is_settled(job):
+                done.append(Requeued(job_id, "settled"))
+                continue
+            if charge_first_held and lost_job_id is None:
                 lost_job_id = job_id
             if job_id == lost_job_id and timed_out:
-                record_job_failure(job, f"rq.timeouts.JobTimeoutException: {reason}", pipe)
+                fail_unrun(pipe, job, f"rq.timeouts.JobTimeoutException: {reason}")
                 done.append(Requeued(job_id, "timed out"))
             elif job_id == lost_job_id:
                 done.append(_charge_loss(job, pipe, reason, max_losses, back))
             else:
                 back.append(job)
                 done.append(Requeued(job_id, "requeued"))
-        for job in reversed(back):
-            job.set_status(JobStatus.QUEUED, pipeline=pipe)
-            pipe.lpush(Queue.redis_queue_namespace_prefix + job.origin, job.id)
+        put_back(pipe, back)
         pipe.delete(held_key)
         pipe.delete(keys.claim(worker_name))
         pipe.execute()
     _register_death(connection, worker_name)
+    _log_events(worker_name, reason, done)
+    return done
+
+
+def _log_events(worker_name: str, reason: str, done: list[Requeued]) -> None:
     for event in done:
         if event.action == "requeued":
             log.info("job %s re-queued from worker %s (losses: %d)", event.job_id, worker_name, event.losses)
@@ -132,7 +120,6 @@ def recover_worker(
             log.warning("job %s failed: %s", event.job_id, reason)
         elif event.action == "unreadable":
             log.error("job %s failed: its record in Redis cannot be read", event.job_id)
-    return done
 
 
 def _register_death(connection: redis.Redis, worker_name: str) -> None:
@@ -143,16 +130,13 @@ def _register_death(connection: redis.Redis, worker_name: str) -> None:
 
 
 def _charge_loss(job: Job, pipe: Any, reason: str, default_max: int, back: list[Job]) -> Requeued:
-    losses = int(job.meta.get(meta.LOSSES, 0)) + 1
-    job.meta[meta.LOSSES] = losses
-    limit = int(job.meta.get(meta.MAX_LOSSES) or default_max)
-    if losses >= limit:
+    losses, given_up = markers.record_loss(job.meta, default_max)
+    if given_up:
         text = f"lost {losses} times: {reason}"
-        job.meta[meta.LOST] = text
-        pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        record_job_failure(job, meta.LOST_EXC_PREFIX + text, pipe)
+        marker = markers.mark_lost(job.meta, text)
+        fail_unrun(pipe, job, markers.LOST_EXC_PREFIX + text, marker)
         return Requeued(job.id, "lost", losses)
-    pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
+    save_meta(pipe, job)
     back.append(job)
     return Requeued(job.id, "requeued", losses)
 
@@ -176,7 +160,7 @@ def recover_host(connection: redis.Redis, supervisor_id: str, *, max_losses: int
     events: list[Requeued] = []
     for raw in connection.smembers(keys.supervisor_workers(supervisor_id)):
         name = as_text(raw)
-        result = recover_worker(connection, name, lost_job_id="first", reason=reason, max_losses=max_losses,
+        result = recover_worker(connection, name, lost_job_id=None, charge_first_held=True, reason=reason, max_losses=max_losses,
                                 serializer=serializer, claimer=claimer)
         if result is None:
             continue

@@ -15,9 +15,11 @@ import logging
 import redis
 from rq.scheduler import RQScheduler
 
+from jobs.backends.redis_errors import TRANSIENT_ERRORS
+
 log = logging.getLogger(__name__)
 
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 
 
 class ScheduledJobs:
@@ -41,7 +43,7 @@ class ScheduledJobs:
             if scheduler.acquired_locks:
                 scheduler.heartbeat()
                 scheduler.enqueue_scheduled_jobs()
-        except _REDIS_ERRORS as exc:
+        except TRANSIENT_ERRORS as exc:
             log.debug("scheduler tick skipped: %s", type(exc).__name__)
         except redis.exceptions.RedisError as exc:
             # e.g. an ACL that denies a command: scheduled jobs wait, the workers go on.

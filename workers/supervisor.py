@@ -22,17 +22,19 @@ from typing import Any
 
 import redis
 
-from jobs.backends.redis_errors import is_permanent, translate
+from jobs.backends.redis_errors import TRANSIENT_ERRORS, is_permanent, translate
+from jobs.backoff import Backoff
+from jobs.rq_format import keys
 from jobs.urls import connect, describe_server, redact
 
-from . import keys, recovery
-from .child import EXIT_RECYCLE, ChildConfig
+from . import recovery
+from .child import ChildConfig
 from .child import main as child_main
+from .exit_codes import ExitCode
 from .scheduling import ScheduledJobs
-from .worker import EXIT_START_FAILED, ChildSlot
+from .worker import ChildSlot
 
 log = logging.getLogger(__name__)
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 #: A child that exits with an error code within this many seconds of its start crashed quickly.
 QUICK_CRASH_S = 5.0
 #: Seconds between moves of due scheduled jobs (retries with an interval) back onto their queues.
@@ -59,6 +61,8 @@ class SupervisorConfig:
     max_start_failures: int = 5
     #: Seconds past its timeout a job may ignore SIGALRM before its worker is killed.
     timeout_grace_s: float = 10.0
+    #: Dotted paths of :class:`workers.hooks.Hook` classes every worker runs.
+    hooks: tuple[str, ...] = ()
 
 
 class StartFailed(Exception):
@@ -72,8 +76,10 @@ class _Child:
     name: str = ""
     process: Any = None
     slot: ChildSlot | None = None
-    start_failures: int = 0
-    crashes: int = 0  # consecutive quick crashes of the child's own making (not signals)
+    #: consecutive failed starts, and the restart delay they earn
+    start_failures: Backoff = field(default_factory=lambda: Backoff(first=0.2, cap=10.0))
+    #: consecutive quick crashes of the child's own making (not signals), and their restart delay
+    crashes: Backoff = field(default_factory=lambda: Backoff(first=0.1, cap=10.0))
     started_at: float = 0.0
     timed_out_job: str | None = None  # the job we killed this child for
     restart_at: float | None = 0.0  # monotonic time of the next start; None: not to be restarted
@@ -169,19 +175,18 @@ class Supervisor:
 
     def _wait_for_redis(self) -> bool:
         """Ping Redis with backoff; one line per attempt naming host:port, never a password."""
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10.0)
         while self._signals == 0:
             try:
                 self.connection.ping()
                 return True
             except redis.exceptions.RedisError as exc:
-                if is_permanent(exc) or not isinstance(exc, _REDIS_ERRORS):
+                if is_permanent(exc) or not isinstance(exc, TRANSIENT_ERRORS):
                     # a wrong password or certificate: waiting will not cure it, say so and stop
                     raise translate(describe_server(self.connection), exc) from exc
                 log.error("Redis at %s is unreachable (%s); retrying in %.1f s",
-                          describe_server(self.connection), type(exc).__name__, delay)
-                self._wait(delay)
-                delay = min(delay * 2, 10.0)
+                          describe_server(self.connection), type(exc).__name__, backoff.peek())
+                backoff.sleep(self._wait)
         return False
 
     # -- children ------------------------------------------------------------------------
@@ -192,10 +197,10 @@ class Supervisor:
         config = ChildConfig(url=self.config.url, queues=self.config.queues, name=child.name,
                              worker_class=self.config.worker_class, serializer=self.config.serializer,
                              burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
-                             parent_pid=os.getpid(), log_level=self.config.log_level)
+                             parent_pid=os.getpid(), log_level=self.config.log_level, hooks=self.config.hooks)
         try:
             self.connection.sadd(keys.supervisor_workers(self.id), child.name)
-        except _REDIS_ERRORS:
+        except TRANSIENT_ERRORS:
             pass  # the next heartbeat adds it
         # Signals stay blocked while the child starts, so it never runs our handlers.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -218,10 +223,10 @@ class Supervisor:
         running = slot.running.decode() or None
         timed_out, child.timed_out_job = child.timed_out_job, None
         child.process = None
-        if code in (0, EXIT_RECYCLE):
+        if code in (ExitCode.OK, ExitCode.RECYCLE):
             log.info("worker %s exited (%s)", child.name, "recycled" if code else "done")
             self._recover(child.name, None, "worker stopped")
-            child.start_failures = 0
+            child.start_failures.reset()
             child.restart_at = None if (code == 0 and self.config.burst) or self._signals else time.monotonic()
             return
         reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
@@ -232,16 +237,16 @@ class Supervisor:
             self._recover(child.name, running, reason, timed_out=True)
         else:
             self._recover(child.name, running, reason)
-        if not slot.ready and code == EXIT_START_FAILED:
-            child.start_failures += 1
-            if child.start_failures >= self.config.max_start_failures:
+        if not slot.ready and code == ExitCode.START_FAILED:
+            delay = child.start_failures.next()
+            if child.start_failures.attempts >= self.config.max_start_failures:
                 error = slot.error.decode() or reason
-                raise StartFailed(f"worker failed to start {child.start_failures} times: {error}")
-            delay = min(0.2 * 2 ** (child.start_failures - 1), 10.0)
-            log.warning("worker %s: restarting in %.1f s (%d failed starts)", child.name, delay, child.start_failures)
+                raise StartFailed(f"worker failed to start {child.start_failures.attempts} times: {error}")
+            log.warning("worker %s: restarting in %.1f s (%d failed starts)", child.name, delay,
+                        child.start_failures.attempts)
             child.restart_at = time.monotonic() + delay
         else:
-            child.start_failures = 0
+            child.start_failures.reset()
             child.restart_at = None if self._signals else time.monotonic() + self._crash_delay(child, code)
 
     def _crash_delay(self, child: _Child, code: int) -> float:
@@ -249,11 +254,10 @@ class Supervisor:
         Crashed on its own (an exit code, e.g. a bug in a --worker-class) soon after its start:
         back off, 0.1 s doubling to 10 s, so a broken worker does not spin."""
         if code < 0 or time.monotonic() - child.started_at >= QUICK_CRASH_S:
-            child.crashes = 0
+            child.crashes.reset()
             return 0.0
-        child.crashes += 1
-        delay = min(0.1 * 2 ** (child.crashes - 1), 10.0)
-        log.warning("worker %s: restarting in %.1f s (%d quick crashes)", child.name, delay, child.crashes)
+        delay = child.crashes.next()
+        log.warning("worker %s: restarting in %.1f s (%d quick crashes)", child.name, delay, child.crashes.attempts)
         return delay
 
     def _recover(self, name: str, running: str | None, reason: str, timed_out: bool = False) -> None:
@@ -268,7 +272,7 @@ class Supervisor:
                                         max_losses=self.config.max_losses, serializer=self.config.serializer,
                                         claimer=self.id, timed_out=timed_out)
                 self.connection.srem(keys.supervisor_workers(self.id), name)
-            except _REDIS_ERRORS as exc:
+            except TRANSIENT_ERRORS as exc:
                 log.warning("cannot re-queue jobs of worker %s yet (%s); will retry", name, type(exc).__name__)
                 self._unrecovered.append((name, running, reason, timed_out))
 
@@ -299,7 +303,7 @@ class Supervisor:
                 if names:
                     pipe.sadd(keys.supervisor_workers(self.id), *names)
                 pipe.execute()
-        except _REDIS_ERRORS as exc:
+        except TRANSIENT_ERRORS as exc:
             log.warning("supervisor heartbeat failed: Redis at %s: %s", describe_server(self.connection),
                         type(exc).__name__)
 
@@ -309,7 +313,7 @@ class Supervisor:
                 if sid != self.id:
                     recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
                                           serializer=self.config.serializer, claimer=self.id)
-        except _REDIS_ERRORS as exc:
+        except TRANSIENT_ERRORS as exc:
             log.debug("lost-host scan skipped: %s", exc)
 
     # -- stopping ------------------------------------------------------------------------
@@ -357,7 +361,7 @@ class Supervisor:
                     pipe.delete(keys.supervisor_workers(self.id))
                     pipe.srem(keys.SUPERVISORS, self.id)
                 pipe.execute()
-        except _REDIS_ERRORS as exc:
+        except TRANSIENT_ERRORS as exc:
             log.warning("could not unregister supervisor %s: %s", self.id, type(exc).__name__)
 
 

@@ -30,27 +30,28 @@ import threading
 import time
 from typing import Any
 
-import redis
 from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.exceptions import DeserializationError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.job_lifecycle import format_exc_info
 from rq.queue import Queue
-from rq.registry import StartedJobRegistry
 from rq.timeouts import JobTimeoutException
-from rq.utils import now, utcformat
-from rq.worker import SimpleWorker, WorkerStatus
+from rq.utils import now
+from rq.worker import SimpleWorker
 from rq.worker_registration import register
 
-from . import keys
-from .unreadable import payload_reason, unreadable_job
-from .writes import BatchWrites, Outcome
+from jobs.backends.redis_errors import TRANSIENT_ERRORS
+from jobs.backoff import Backoff
+from jobs.rq_format import keys, state
+from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows
+from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
+from jobs.rq_format.writes import requeue_unstarted, return_strays
+
+from .hooks import Hook, Hooks, JobOutcome
+from .writes import BatchWrites, Vanished
 
 log = logging.getLogger(__name__)
 
-#: Exit code of a child that could not start (bad --worker-class, bad serializer...).
-EXIT_START_FAILED = 3
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class ChildSlot(ctypes.Structure):
@@ -70,7 +71,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
-    ``death_penalty_class``, exception handlers) keep working.
+    ``death_penalty_class``, exception handlers) keep working. RQ's per-job methods are never
+    called (:data:`workers.hooks.BYPASSED`): use :class:`workers.hooks.Hook` instead.
     """
 
     #: Most jobs one dequeue may take; a batch is sized so it runs in about ``batch_window_s``.
@@ -82,20 +84,23 @@ class BatchWorker(BatchWrites, SimpleWorker):
     #: Seconds between heartbeats of the worker key and of its held jobs' registry entries.
     heartbeat_interval_s = 5.0
 
-    def __init__(self, *args: Any, slot: ChildSlot | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # With prepare_for_work=False (no Redis call at construction, so a start while Redis is
         # down does not crash) RQ leaves the fields rq info shows empty: fill them here.
         self.hostname = self.hostname or socket.gethostname()
         self.pid = self.pid or os.getpid()
         self.slot = slot
+        self.hooks = Hooks(hooks or ())
         self._held: list[tuple[str, str]] = []
-        self._pending: list[Outcome] = []
+        self._pending: list[JobOutcome | Vanished] = []
         self._avg_job_s = self.batch_window_s
         self._resync = False
         self._queues_by_name = {q.name: q for q in self.queues}
-        self._dequeue = self.connection.register_script(keys.DEQUEUE_BATCH)
-        self._mark = self.connection.register_script(keys.MARK_STARTED)
+        self._dequeue = self.connection.register_script(DEQUEUE_BATCH)
+        self._mark = self.connection.register_script(MARK_STARTED)
+        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60)
         self.held_key = keys.held(self.name)
 
     # -- signals -------------------------------------------------------------------------
@@ -118,7 +123,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
         done = 0
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
-        backoff = 0.1
+        backoff = Backoff()
+        self.hooks.worker_started(self)
         try:
             while not self._stop_requested:
                 try:
@@ -127,12 +133,12 @@ class BatchWorker(BatchWrites, SimpleWorker):
                     if self._resync:
                         self._return_strays()
                     batch = self._take(block=not burst)
-                    backoff = 0.1
-                except _REDIS_ERRORS as exc:
+                    backoff.reset()
+                except TRANSIENT_ERRORS as exc:
                     self._resync = True  # a reply may have been lost after Redis moved ids to our held list
-                    log.warning("worker %s: Redis unavailable (%s); retrying in %.1f s", self.name, exc, backoff)
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    delay = backoff.next()
+                    log.warning("worker %s: Redis unavailable (%s); retrying in %.1f s", self.name, exc, delay)
+                    time.sleep(delay)
                     continue
                 if not batch:
                     if burst:
@@ -146,20 +152,25 @@ class BatchWorker(BatchWrites, SimpleWorker):
             self._stop_heartbeat = True
         return done
 
-    def _run_batch(self, batch: list[tuple[Job | None, Queue]], max_jobs: int | None, done_before: int) -> int:
+    def _run_batch(self, batch: list[tuple[Job | Unreadable | None, Queue]], max_jobs: int | None,
+                   done_before: int) -> int:
         ran = 0
         last_flush = time.monotonic()
         for job, queue in batch:
             if self._stop_requested or (max_jobs is not None and done_before + ran >= max_jobs):
                 break
             if job is None:
-                self._pending.append(Outcome(None, queue, True))
+                self._pending.append(Vanished(queue))
                 continue
-            started = time.monotonic()
-            self._pending.append(self._perform(job, queue))
+            if isinstance(job, Unreadable):
+                outcome = JobOutcome(job.job, queue, False, exc_string=job.exc_string, failure=job.failure)
+            else:
+                outcome = self._perform(job, queue)
+            self.hooks.after_job(self, outcome)
+            self._pending.append(outcome)
             ran += 1
             finished = time.monotonic()
-            self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * (finished - started)
+            self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
             if finished - last_flush >= self.batch_window_s:
                 self._flush_with_retry()
                 last_flush = time.monotonic()
@@ -172,9 +183,10 @@ class BatchWorker(BatchWrites, SimpleWorker):
             try:
                 self._flush()
                 self._put_back()
+                self.hooks.worker_stopping(self)
                 self.register_death()
                 return
-            except _REDIS_ERRORS as exc:
+            except TRANSIENT_ERRORS as exc:
                 log.warning("worker %s: could not settle with Redis (%s), attempt %d", self.name, exc, attempt + 1)
                 time.sleep(0.2 * (attempt + 1))
         log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
@@ -186,17 +198,9 @@ class BatchWorker(BatchWrites, SimpleWorker):
         id still in the Redis list is such a stray: it never ran and goes back without a loss.
         """
         assert not self._held
-        ids = [i.decode() for i in self.connection.lrange(self.held_key, 0, -1)]
-        if ids:
-            with self.connection.pipeline(transaction=False) as pipe:
-                for job_id in ids:
-                    pipe.hget(self.job_class.key_for(job_id), "origin")
-                origins = pipe.execute()
-            from .recovery import requeue_unstarted
-
-            strays = [(origin.decode(), job_id) for origin, job_id in zip(origins, ids) if origin]
-            log.warning("worker %s: putting back %d jobs whose dequeue reply was lost", self.name, len(strays))
-            requeue_unstarted(self.connection, self.name, strays)
+        count = return_strays(self.connection, self.name, self.job_class)
+        if count:
+            log.warning("worker %s: put back %d jobs whose dequeue reply was lost", self.name, count)
         self._resync = False
 
     def _maintain(self) -> None:
@@ -204,7 +208,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
         RQ's own per-queue lock so one worker of the fleet does it every ``maintenance_interval``."""
         try:
             self.run_maintenance_tasks()
-        except _REDIS_ERRORS:
+        except TRANSIENT_ERRORS:
             raise
         except Exception:  # noqa: BLE001 - housekeeping must never stop the worker
             self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ declares it None-only
@@ -214,22 +218,16 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _batch_size(self) -> int:
         return max(1, min(self.batch_max, int(self.batch_window_s / max(self._avg_job_s, 1e-6))))
 
-    def _script_args(self, first: Any) -> list[Any]:
-        stamp = utcformat(now())
-        score = time.time() + self.worker_ttl + 60
-        return [first, self.name, stamp, score, Queue.redis_queue_namespace_prefix,
-                StartedJobRegistry.key_template.format(""), Job.redis_job_namespace_prefix, self.key]
-
-    def _take(self, block: bool) -> list[tuple[Job | None, Queue]]:
+    def _take(self, block: bool) -> list[tuple[Job | Unreadable | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
         queue_keys = [q.key for q in self.queues]
-        rows = self._dequeue(keys=[self.held_key, *queue_keys], args=self._script_args(self._batch_size()))
-        self._state = WorkerStatus.BUSY if rows else WorkerStatus.IDLE  # the script wrote it to Redis
+        rows = claimed_rows(self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size())))
+        state.mark_busy(self, bool(rows))  # the script wrote it to Redis
         if not rows and block:
             rows = self._block(queue_keys)
         return self._load(rows)
 
-    def _block(self, queue_keys: list[str]) -> list[Any]:
+    def _block(self, queue_keys: list[str]) -> list[ClaimedJob]:
         if len(queue_keys) == 1:
             # BLMOVE is atomic: the id is in our held list the moment it leaves the queue.
             job_id = self.connection.blmove(queue_keys[0], self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
@@ -242,41 +240,37 @@ class BatchWorker(BatchWrites, SimpleWorker):
             return []
         job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
         queue_key = queue_key.decode() if isinstance(queue_key, bytes) else queue_key
-        args = self._script_args(job_id)
-        rows = self._mark(keys=[self.held_key, queue_key], args=[*args, pushed])
-        self._state = WorkerStatus.BUSY
+        rows = claimed_rows(self._mark(keys=[self.held_key, queue_key], args=[*self._claim.argv(job_id), pushed]))
+        state.mark_busy(self, True)
         return rows
 
-    def _load(self, rows: list[Any]) -> list[tuple[Job | None, Queue]]:
-        batch: list[tuple[Job | None, Queue]] = []
+    def _load(self, rows: list[ClaimedJob]) -> list[tuple[Job | Unreadable | None, Queue]]:
+        batch: list[tuple[Job | Unreadable | None, Queue]] = []
         started_at = now()
         held = list(self._held)  # a new list object: the heartbeat thread reads the old one
-        for qname, job_id, fields in rows:
-            qname, job_id = qname.decode(), job_id.decode()
-            held.append((qname, job_id))
-            queue = self._queues_by_name.get(qname) or self.queue_class(
-                qname, connection=self.connection, serializer=self.serializer, job_class=self.job_class)
-            if not fields:
+        for row in rows:
+            held.append((row.queue_name, row.job_id))
+            queue = self._queues_by_name.get(row.queue_name) or self.queue_class(
+                row.queue_name, connection=self.connection, serializer=self.serializer, job_class=self.job_class)
+            if not row.fields:
                 batch.append((None, queue))  # deleted while queued: nothing to run
                 continue
-            job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
-            mapping = dict(zip(fields[::2], fields[1::2]))
-            try:
-                job.restore(mapping)
-            except Exception as exc:  # noqa: BLE001 - one unreadable job must not crash-loop the worker
-                log.error("worker %s: job %s cannot be read (%r); failing it", self.name, job_id, exc)
-                batch.append((unreadable_job(self.job_class, self.connection, self.serializer, job_id, mapping, exc, self.name),
-                              queue))
-                continue
-            job.worker_name, job.started_at, job._status = self.name, started_at, JobStatus.STARTED
+            job = load(self.job_class, self.connection, self.serializer, row.job_id, row.fields)
+            if isinstance(job, Unreadable):  # one unreadable job must not crash-loop the worker
+                log.error("worker %s: job %s cannot be read; failing it: %s", self.name, row.job_id, job.failure.message)
+                job.job.worker_name = self.name
+            else:
+                state.mark_started(job, self.name, started_at)
             batch.append((job, queue))
         self._held = held
         return batch
 
     # -- running -------------------------------------------------------------------------
-    def _perform(self, job: Job, queue: Queue) -> Outcome:
+    def _perform(self, job: Job, queue: Queue) -> JobOutcome:
         """Run one job under its timeout (RQ's death penalty: SIGALRM) and its callbacks."""
+        self.hooks.before_job(self, job)
         job.started_at = now()
+        began = time.monotonic()
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
         if self.slot is not None:
             self.slot.running = job.id.encode()
@@ -284,28 +278,25 @@ class BatchWorker(BatchWrites, SimpleWorker):
         penalty = (contextlib.nullcontext() if timeout == -1
                    else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
         try:
-            unreadable = getattr(job, "jobfleet_unreadable", None)
-            if unreadable:
-                job.ended_at = now()
-                return Outcome(job, queue, False, exc_string=unreadable)
             with penalty:
                 value = job.perform()
             job.ended_at = now()
             execute_success_callback(job, self.death_penalty_class, value)
-            outcome = Outcome(job, queue, True, value)
+            outcome = JobOutcome(job, queue, True, value)
         except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
             with contextlib.suppress(Exception):
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
             self.handle_exception(job, *exc_info)
-            exc_string = format_exc_info(exc_info)
+            outcome = JobOutcome(job, queue, False, exc_string=format_exc_info(exc_info))
             if isinstance(exc_info[1], DeserializationError):
-                exc_string += "\n" + payload_reason(job, exc_info[1])
-            outcome = Outcome(job, queue, False, exc_string=exc_string)
+                outcome.failure = payload_failure(job, exc_info[1])
+                outcome.exc_string += "\n" + payload_reason(outcome.failure)
         finally:
             if self.slot is not None:
                 self.slot.running, self.slot.deadline = b"", 0.0
+        outcome.duration_s = time.monotonic() - began
         return outcome
 
     def _put_back(self) -> None:
@@ -313,8 +304,6 @@ class BatchWorker(BatchWrites, SimpleWorker):
         if not self._held:
             self.connection.delete(self.held_key)
             return
-        from .recovery import requeue_unstarted
-
         requeue_unstarted(self.connection, self.name, self._held)
         self._held = []
 
@@ -335,15 +324,14 @@ class BatchWorker(BatchWrites, SimpleWorker):
                     self.last_heartbeat = now()
                     # The whole registration, not just the time: after a Redis restart the worker
                     # reappears complete in rq info.
-                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or WorkerStatus.IDLE})
+                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE})
                     pipe.expire(self.key, self.worker_ttl + 60)
                     register(self, pipe)
                     score = time.time() + self.worker_ttl + 60
                     for qname, job_id in held:
-                        pipe.zadd(StartedJobRegistry(qname, connection=client).key,
-                                  {f"{job_id}:{self.name}": score}, xx=True)
+                        pipe.zadd(keys.started_registry(qname), {keys.started_member(job_id, self.name): score}, xx=True)
                     pipe.execute()
-            except _REDIS_ERRORS as exc:
+            except TRANSIENT_ERRORS as exc:
                 log.debug("worker %s: heartbeat failed: %s", self.name, exc)
             deadline = time.monotonic() + self.heartbeat_interval_s
             while not self._stop_heartbeat and time.monotonic() < deadline:

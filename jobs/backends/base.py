@@ -2,20 +2,34 @@
 
 A backend owns job ids: it stores calls, runs or hands them to workers, and answers for their
 state. :class:`jobs.Queue` and :class:`jobs.Job` are thin handles over it, so the same user code
-runs on every backend.
+runs on every backend. Only what every backend does is here; what one backend alone can do
+(fakeredis running jobs in this process) is a capability of its own, :class:`RunsInProcess`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..options import JobOptions
+from ..status import JobStatus
 
-#: The statuses a user sees; RQ's rarer ones (deferred, scheduled, stopped) pass through as they are.
-QUEUED, STARTED, FINISHED, FAILED, CANCELED = "queued", "started", "finished", "failed", "canceled"
-ENDED = frozenset({FINISHED, FAILED, CANCELED})
+
+@dataclass(frozen=True)
+class MapCall:
+    """One ``map``: ``func`` over ``items``, which are argument tuples when ``star`` (``starmap``).
+
+    ``chunksize``: items per job (None: the backend's default); ``timeout``: seconds for the
+    whole call.
+    """
+
+    func: Callable[..., Any]
+    items: list[Any]
+    chunksize: int | None = None
+    timeout: float | None = None
+    star: bool = False
 
 
 class Backend(ABC):
@@ -31,25 +45,20 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def imap(
-        self,
-        func: Callable[..., Any],
-        items: Iterable[Any],
-        *,
-        chunksize: int | None,
-        timeout: float | None,
-        ordered: bool,
-        star: bool,
-    ) -> Iterator[Any]:
-        """Run ``func`` over ``items``; yield results (in order when ``ordered``).
+    def imap(self, call: MapCall) -> Iterator[Any]:
+        """Run the map; yield results in the items' order.
 
         Raises :class:`jobs.JobFailed` naming the failing item's index, :class:`jobs.ResultTimeout`
-        when ``timeout`` (seconds for the whole call) runs out.
+        when ``call.timeout`` runs out.
         """
 
     @abstractmethod
-    def status(self, job_id: str) -> str:
-        """One of ``queued``, ``started``, ``finished``, ``failed``, ``canceled`` (or RQ's own)."""
+    def imap_unordered(self, call: MapCall) -> Iterator[Any]:
+        """Like :meth:`imap`, yielding each result as soon as its job ends."""
+
+    @abstractmethod
+    def status(self, job_id: str) -> JobStatus:
+        """The job's :class:`jobs.JobStatus`; :class:`jobs.JobNotFound` for an unknown id."""
 
     @abstractmethod
     def result(self, job_id: str, timeout: float | None) -> Any:
@@ -67,6 +76,10 @@ class Backend(ABC):
     def close(self) -> None:
         """Release processes and connections; safe to call twice."""
 
+
+class RunsInProcess(ABC):
+    """A backend with no workers of its own: queued jobs run in this process when asked (fakeredis)."""
+
+    @abstractmethod
     def run_pending(self) -> int:
-        """Run queued jobs in this process, for backends that can (fakeredis); return how many."""
-        return 0
+        """Run the queued jobs now, in this process; return how many ran."""

@@ -16,26 +16,21 @@ import os
 import queue as queue_module
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import ConfigError, JobCanceled, JobFailed, JobLost, JobsError, ResultTimeout, SerializationError
+from ..errors import ConfigError, JobCanceled, JobFailed, JobLost, JobNotFound, JobsError, ResultTimeout, SerializationError
 from ..functions import dumps_function
-from ..meta import DEFAULT_MAX_LOSSES
 from ..options import JobOptions
+from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..serializers import check_dumps
-from .base import CANCELED as CANCELED_NAME
-from .base import FAILED as FAILED_NAME
-from .base import FINISHED as FINISHED_NAME
-from .base import QUEUED as QUEUED_NAME
-from .base import STARTED as STARTED_NAME
-from .base import Backend
-from .local_child import CALL, CHUNK, ERROR, OK, STARCHUNK, UNSERIALIZABLE
-from .local_pool import BROKEN, CANCELED, FINISHED, LOST, STARTED, ProcessPool, Task
+from ..status import JobStatus
+from .base import Backend, MapCall
+from .local_child import Kind, Outcome
+from .local_pool import ProcessPool, Task
 
 __all__ = ["LocalBackend"]
 
-_STATE_NAMES = {0: QUEUED_NAME, 1: STARTED_NAME, 2: FINISHED_NAME, 3: FAILED_NAME, 4: CANCELED_NAME}
 _live_backends: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
 
 
@@ -81,7 +76,7 @@ class LocalBackend(Backend):
         if options.job_id is not None:
             raise ConfigError("local:// chooses its own job ids; job_id= works on redis:// and fakeredis://")
         seq = next(self._seq)
-        task = Task(seq, CALL, blob, payload, timeout=options.timeout,
+        task = Task(seq, Kind.CALL, blob, payload, timeout=options.timeout,
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
         self._tasks[seq] = task
         self._pool.submit(task)
@@ -94,8 +89,6 @@ class LocalBackend(Backend):
             if tail.isdigit():
                 task = self._tasks.get(int(tail))
         if task is None:
-            from ..errors import JobNotFound
-
             raise JobNotFound(f"no job {job_id!r} on this local queue (local jobs live in the process that enqueued them)")
         return task
 
@@ -108,11 +101,11 @@ class LocalBackend(Backend):
 
     # -- results --------------------------------------------------------------------------
 
-    def status(self, job_id: str) -> str:
+    def status(self, job_id: str) -> JobStatus:
         task = self._task(job_id)
-        if task.state == STARTED and not task.running():
-            return QUEUED_NAME
-        return _STATE_NAMES[task.state]
+        if task.state == JobStatus.STARTED and not task.running():
+            return JobStatus.QUEUED  # prefetched: waiting in its worker's pipe
+        return task.state
 
     def result(self, job_id: str, timeout: float | None) -> Any:
         task = self._task(job_id)
@@ -121,19 +114,19 @@ class LocalBackend(Backend):
         return self._value(task, job_id)
 
     def _value(self, task: Task, job_id: str | None) -> Any:
-        if task.state == FINISHED:
+        if task.state == JobStatus.FINISHED:
             return self._serializer.loads(task.data)
-        if task.state == CANCELED:
+        if task.state == JobStatus.CANCELED:
             raise JobCanceled(f"job {job_id} was canceled before it ran")
         outcome, data = task.outcome, task.data
-        if outcome == ERROR:
-            exc_type, message, remote_tb, _ = data
-            raise JobFailed(f"{exc_type}: {message}", job_id=job_id, exc_type=exc_type, remote_traceback=remote_tb)
-        if outcome == UNSERIALIZABLE:
+        if outcome == Outcome.ERROR:
+            raise JobFailed(f"{data.exc_type}: {data.message}", job_id=job_id, exc_type=data.exc_type,
+                            remote_traceback=data.traceback)
+        if outcome == Outcome.UNSERIALIZABLE:
             raise SerializationError(f"job {job_id}: {data}")
-        if outcome == LOST:
+        if outcome == Outcome.LOST:
             raise JobLost(f"job {job_id} {data}", job_id=job_id, exc_type="JobLost")
-        assert outcome == BROKEN, outcome
+        assert outcome == Outcome.BROKEN, outcome
         raise JobsError(f"job {job_id}: {data}")
 
     def cancel(self, job_id: str) -> bool:
@@ -141,15 +134,19 @@ class LocalBackend(Backend):
 
     # -- map ------------------------------------------------------------------------------
 
-    def imap(self, func: Callable[..., Any], items: Iterable[Any], *, chunksize: int | None,
-             timeout: float | None, ordered: bool, star: bool) -> Iterator[Any]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        blob = self._function_blob(func)
-        values = items if isinstance(items, list) else list(items)
-        if chunksize is None:
-            chunksize = _pool_chunksize(len(values), self._processes)
+    def imap(self, call: MapCall) -> Iterator[Any]:
+        return self._imap(call, ordered=True)
+
+    def imap_unordered(self, call: MapCall) -> Iterator[Any]:
+        return self._imap(call, ordered=False)
+
+    def _imap(self, call: MapCall, ordered: bool) -> Iterator[Any]:
+        deadline = None if call.timeout is None else time.monotonic() + call.timeout
+        blob = self._function_blob(call.func)
+        values = call.items
+        chunksize = call.chunksize or _pool_chunksize(len(values), self._processes)
         listener: queue_module.SimpleQueue[Task] | None = None if ordered else queue_module.SimpleQueue()
-        kind = STARCHUNK if star else CHUNK
+        kind = Kind.STARCHUNK if call.star else Kind.CHUNK
         tasks = []
         for start in range(0, len(values), chunksize):
             chunk = values[start:start + chunksize]
@@ -182,12 +179,12 @@ class LocalBackend(Backend):
             raise ResultTimeout("the map did not finish within its timeout; its jobs go on")
 
     def _chunk_values(self, task: Task) -> list[Any]:
-        if task.state == FINISHED:
+        if task.state == JobStatus.FINISHED:
             return self._serializer.loads(task.data)
         try:
             return self._value(task, None)  # raises
         except JobFailed as exc:
-            offset_in_chunk = (task.data[3] or 0) if task.outcome == ERROR else 0
+            offset_in_chunk = (task.data.item or 0) if task.outcome == Outcome.ERROR else 0
             raise exc.at_index(task.first_index + offset_in_chunk) from None
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -12,15 +12,60 @@ exits when its pipe closes or its parent goes away.
 
 from __future__ import annotations
 
+import enum
 import os
 import pickle
 import signal
 import time
 import traceback
-from typing import Any
+from typing import Any, NamedTuple
 
-CALL, CHUNK, STARCHUNK = 0, 1, 2
-OK, ERROR, UNSERIALIZABLE = 0, 1, 2
+
+class Kind(enum.IntEnum):
+    """What a :class:`CallItem` carries: one call, or a chunk of a map's items."""
+
+    CALL = 0
+    CHUNK = 1
+    STARCHUNK = 2  # a chunk of starmap: each item is an argument tuple
+
+
+class Outcome(enum.IntEnum):
+    """How a call ended: the child reports the first three, the parent adds the last two."""
+
+    OK = 0
+    ERROR = 1
+    UNSERIALIZABLE = 2
+    LOST = 3  # its worker died more than max_losses times
+    BROKEN = 4  # the queue was closed or its dispatcher failed before it ran
+
+
+class CallItem(NamedTuple):
+    """Parent → child: run this. ``timeout`` in seconds, None for none."""
+
+    seq: int
+    kind: Kind
+    func_blob: bytes
+    payload: bytes
+    timeout: float | None
+
+
+class RemoteError(NamedTuple):
+    """What a call raised; ``item`` is the failing item's position inside a chunk."""
+
+    exc_type: str
+    message: str
+    traceback: str
+    item: int | None = None
+
+
+class ResultItem(NamedTuple):
+    """Child → parent: call ``seq`` ended. ``data`` is the serialized value (OK), a
+    :class:`RemoteError` (ERROR) or a reason (UNSERIALIZABLE)."""
+
+    seq: int
+    outcome: Outcome
+    data: Any
+
 #: A child flushes finished results at least this often while a batch runs (seconds).
 FLUSH_INTERVAL = 0.02
 #: How often an idle child checks that its parent still lives (seconds).
@@ -35,25 +80,25 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise JobTimeoutError("the job ran past its timeout and was stopped")
 
 
-def _error(exc: BaseException, index: int | None = None) -> tuple[str, str, str, int | None]:
-    return (type(exc).__name__, str(exc), traceback.format_exc(), index)
+def _error(exc: BaseException, index: int | None = None) -> RemoteError:
+    return RemoteError(type(exc).__name__, str(exc), traceback.format_exc(), index)
 
 
-def _run_call(func: Any, payload: bytes, loads: Any, dumps: Any) -> tuple[int, Any]:
+def _run_call(func: Any, payload: bytes, loads: Any, dumps: Any) -> tuple[Outcome, Any]:
     args, kwargs = loads(payload)
     try:
         value = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported to the parent
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return ERROR, _error(exc)
+        return Outcome.ERROR, _error(exc)
     try:
-        return OK, dumps(value)
+        return Outcome.OK, dumps(value)
     except Exception as exc:  # noqa: BLE001 - pickle/json raise many types
-        return UNSERIALIZABLE, f"the result ({type(value).__name__}) cannot be serialized: {type(exc).__name__}: {exc}"
+        return Outcome.UNSERIALIZABLE, f"the result ({type(value).__name__}) cannot be serialized: {type(exc).__name__}: {exc}"
 
 
-def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) -> tuple[int, Any]:
+def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) -> tuple[Outcome, Any]:
     items = loads(payload)
     results = []
     for index, item in enumerate(items):
@@ -62,11 +107,11 @@ def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) ->
         except BaseException as exc:  # noqa: BLE001 - reported with the item's index
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return ERROR, _error(exc, index)
+            return Outcome.ERROR, _error(exc, index)
     try:
-        return OK, dumps(results)
+        return Outcome.OK, dumps(results)
     except Exception as exc:  # noqa: BLE001
-        return UNSERIALIZABLE, f"a result cannot be serialized: {type(exc).__name__}: {exc}"
+        return Outcome.UNSERIALIZABLE, f"a result cannot be serialized: {type(exc).__name__}: {exc}"
 
 
 def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pid: int) -> None:
@@ -87,7 +132,7 @@ def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pi
         batch = pickle.loads(message)
         if batch is None:
             return
-        done: list[tuple[int, int, Any]] = []
+        done: list[ResultItem] = []
         last_flush = monotonic()
         for seq, kind, func_blob, payload, timeout in batch:
             func = functions.get(func_blob)
@@ -98,19 +143,19 @@ def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pi
                 if timeout:
                     signal.setitimer(signal.ITIMER_REAL, timeout)
                 try:
-                    if kind == CALL:
+                    if kind == Kind.CALL:
                         status, data = _run_call(func, payload, loads, dumps)
                     else:
-                        status, data = _run_chunk(func, payload, loads, dumps, kind == STARCHUNK)
+                        status, data = _run_chunk(func, payload, loads, dumps, kind == Kind.STARCHUNK)
                 finally:
                     if timeout:
                         signal.setitimer(signal.ITIMER_REAL, 0)
             except BaseException as exc:  # noqa: BLE001 - a function that cannot load, or a late alarm
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                status, data = ERROR, _error(exc)
+                status, data = Outcome.ERROR, _error(exc)
             current.value = 0
-            done.append((seq, status, data))
+            done.append(ResultItem(seq, status, data))
             if monotonic() - last_flush > FLUSH_INTERVAL:
                 conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
                 done = []

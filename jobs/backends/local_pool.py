@@ -22,14 +22,12 @@ from collections import deque
 from multiprocessing.connection import wait as wait_for_ready
 from typing import Any
 
-from ..meta import DEFAULT_MAX_LOSSES
-from .local_child import ERROR, child_main
+from ..rq_format.markers import DEFAULT_MAX_LOSSES
+from ..status import ENDED, JobStatus
+from .local_child import CallItem, Kind, Outcome, ResultItem, child_main
 
 logger = logging.getLogger(__name__)
 
-QUEUED, STARTED, FINISHED, FAILED, CANCELED = 0, 1, 2, 3, 4
-#: Outcomes the pool adds to local_child's OK / ERROR / UNSERIALIZABLE.
-LOST, BROKEN = 3, 4
 MAX_BATCH = 256
 
 
@@ -40,11 +38,12 @@ class Task:
                  "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot",
                  "__weakref__")
 
-    def __init__(self, seq: int, kind: int, func_blob: bytes, payload: bytes, timeout: float | None = None,
+    def __init__(self, seq: int, kind: Kind, func_blob: bytes, payload: bytes, timeout: float | None = None,
                  max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
                  listener: Any = None, first_index: int = 0, size: int = 1) -> None:
         self.seq, self.kind, self.func_blob, self.payload, self.timeout = seq, kind, func_blob, payload, timeout
-        self.state, self.outcome = QUEUED, -1
+        self.state: JobStatus = JobStatus.QUEUED
+        self.outcome: Outcome | None = None
         self.data: Any = None  # outcome data: result bytes, error tuple or a reason
         self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
         self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
@@ -53,7 +52,10 @@ class Task:
     def running(self) -> bool:
         """Sent to a worker *and* begun there (a prefetched call waits in the worker's pipe)."""
         slot = self.slot
-        return self.state == STARTED and slot is not None and slot.started.value >= self.seq
+        return self.state == JobStatus.STARTED and slot is not None and slot.started.value >= self.seq
+
+    def ended(self) -> bool:
+        return self.state in ENDED
 
 
 class _Slot:
@@ -117,18 +119,18 @@ class ProcessPool:
 
     def cancel(self, task: Task) -> bool:
         with self.done:
-            if task.state == QUEUED:
-                task.state = CANCELED
+            if task.state == JobStatus.QUEUED:
+                task.state = JobStatus.CANCELED
                 self._notify(task)
                 return True
-            return task.state == CANCELED
+            return task.state == JobStatus.CANCELED
 
     def wait(self, task: Task, timeout: float | None) -> bool:
         """Block until ``task`` ends or ``timeout`` seconds pass; True when it ended."""
-        if task.state >= FINISHED:
+        if task.ended():
             return True
         with self.done:
-            return self.done.wait_for(lambda: task.state >= FINISHED, timeout)
+            return self.done.wait_for(task.ended, timeout)
 
     def close(self, timeout: float | None = None) -> None:
         """Let queued and running calls finish, then stop the children. Safe twice."""
@@ -200,7 +202,8 @@ class ProcessPool:
                         self._slots[index] = self._replace_dead(slot)
 
     def _busy(self) -> bool:
-        return bool(self._retry_heap) or any(t.state == QUEUED for t in self.pending) or any(s.inflight for s in self._slots)
+        return (bool(self._retry_heap) or any(t.state == JobStatus.QUEUED for t in self.pending)
+                or any(s.inflight for s in self._slots))
 
     def _dispatch(self) -> None:
         pending = self.pending
@@ -219,12 +222,12 @@ class ProcessPool:
             with self.done:
                 while pending and weight < target:
                     task = pending.popleft()
-                    if task.state != QUEUED:
+                    if task.state != JobStatus.QUEUED:
                         continue
                     if task.losses and batch:  # a call that killed a worker travels alone
                         pending.appendleft(task)
                         break
-                    task.state = STARTED
+                    task.state = JobStatus.STARTED
                     batch.append(task)
                     weight += task.size
                     if task.losses:
@@ -234,7 +237,7 @@ class ProcessPool:
             for task in batch:
                 slot.inflight[task.seq] = task
                 task.slot = slot
-            message = [(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
+            message = [CallItem(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
             try:
                 slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
             except OSError:
@@ -243,26 +246,25 @@ class ProcessPool:
     def _receive(self, slot: _Slot) -> None:
         try:
             while slot.conn.poll():
-                results = pickle.loads(slot.conn.recv_bytes())
-                finished = [slot.inflight.pop(seq) for seq, _, _ in results]
+                results: list[ResultItem] = pickle.loads(slot.conn.recv_bytes())
                 with self.done:
-                    for task, (_, outcome, data) in zip(finished, results):
-                        self._end(task, outcome, data)
+                    for item in results:
+                        self._end(slot.inflight.pop(item.seq), item.outcome, item.data)
                     self.done.notify_all()
         except (EOFError, OSError):
             pass
 
-    def _end(self, task: Task, outcome: int, data: Any) -> None:
+    def _end(self, task: Task, outcome: Outcome, data: Any) -> None:
         """Record an outcome (under ``done``); a failing call with retries left goes back."""
-        if outcome == ERROR and task.retries > 0:
+        if outcome == Outcome.ERROR and task.retries > 0:
             attempt = task.options.retries - task.retries if task.options else 0
             task.retries -= 1
-            task.state = QUEUED
+            task.state = JobStatus.QUEUED
             delay = task.options.interval_before(attempt) if task.options else 0.0
             heapq.heappush(self._retry_heap, (time.monotonic() + delay, task.seq, task))
             return
         task.outcome, task.data = outcome, data
-        task.state = FINISHED if outcome == 0 else FAILED
+        task.state = JobStatus.FINISHED if outcome == Outcome.OK else JobStatus.FAILED
         task.payload = b""  # the arguments are no longer needed
         self._notify(task)
 
@@ -274,7 +276,7 @@ class ProcessPool:
         now = time.monotonic()
         while self._retry_heap and self._retry_heap[0][0] <= now:
             _, _, task = heapq.heappop(self._retry_heap)
-            if task.state == QUEUED:
+            if task.state == JobStatus.QUEUED:
                 self.pending.append(task)
 
     def _replace_dead(self, slot: _Slot) -> _Slot:
@@ -291,11 +293,12 @@ class ProcessPool:
                     task.losses += 1
                     if task.losses >= task.max_losses:
                         logger.error("local queue: giving up job %s: lost %d times: %s", seq, task.losses, reason)
-                        task.outcome, task.data, task.state = LOST, f"lost {task.losses} times: {reason}", FAILED
+                        task.outcome, task.data = Outcome.LOST, f"lost {task.losses} times: {reason}"
+                        task.state = JobStatus.FAILED
                         self._notify(task)
                         continue
                     logger.warning("local queue: re-running job %s (loss %d of %d)", seq, task.losses, task.max_losses)
-                task.state = QUEUED
+                task.state = JobStatus.QUEUED
                 back.append(task)
             self.done.notify_all()
         self.pending.extendleft(reversed(back))
@@ -323,7 +326,7 @@ class ProcessPool:
             leftovers = [t for s in self._slots for t in s.inflight.values()] + list(self.pending)
             leftovers += [t for _, _, t in self._retry_heap]
             for task in leftovers:
-                if task.state < FINISHED:
-                    task.outcome, task.data, task.state = BROKEN, reason, FAILED
+                if not task.ended():
+                    task.outcome, task.data, task.state = Outcome.BROKEN, reason, JobStatus.FAILED
                     self._notify(task)
             self.done.notify_all()

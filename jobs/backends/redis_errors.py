@@ -14,6 +14,10 @@ import redis
 
 from ..errors import BackendUnavailable, JobsError
 
+#: Redis errors that waiting may cure (the server is down, restarting or slow): every retry
+#: loop catches exactly these; anything else is a bug or a permanent refusal (:func:`is_permanent`).
+TRANSIENT_ERRORS: tuple[type[redis.RedisError], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 
 @contextmanager
 def translated(server: str) -> Iterator[None]:

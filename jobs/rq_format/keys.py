@@ -1,0 +1,88 @@
+"""Redis key and member formats: RQ's (as RQ 3 names them) and jobfleet's own.
+
+RQ's names are taken from RQ's classes, not spelled out, so a key prefix RQ changes follows.
+jobfleet's keys only say *who holds what*, so that a job whose process or host died is found:
+
+- ``jobfleet:held:<worker>`` (list): ids the worker took off its queues and has not yet
+  settled, in the order it runs them. The first one is running (or just finished, its result
+  not yet written); the rest are prefetched.
+- ``jobfleet:supervisors`` (set) of supervisor ids; ``jobfleet:supervisor:<id>`` (hash with a
+  TTL): that supervisor's heartbeat. A member whose hash expired is a lost host.
+- ``jobfleet:supervisor:<id>:workers`` (set): worker names that may still hold jobs.
+- ``jobfleet:claim:<worker>`` (string, NX with a TTL): taken by the one supervisor that
+  re-queues a dead worker's held jobs, so each job is re-queued exactly once.
+"""
+
+from __future__ import annotations
+
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.results import Result
+
+#: RQ's key prefixes (``rq:job:``, ``rq:queue:``, ``rq:wip:``), as the Lua scripts need them.
+JOB_PREFIX = Job.redis_job_namespace_prefix
+QUEUE_PREFIX = Queue.redis_queue_namespace_prefix
+STARTED_PREFIX = StartedJobRegistry.key_template.format("")
+#: RQ's set of every queue key.
+ALL_QUEUES = Queue.redis_queues_keys
+
+
+def job(job_id: str) -> str:
+    """The job's hash."""
+    return Job.key_for(job_id)
+
+
+def queue(name: str) -> str:
+    """The queue's list of waiting job ids."""
+    return QUEUE_PREFIX + name
+
+
+def started_registry(queue_name: str) -> str:
+    return StartedJobRegistry.key_template.format(queue_name)
+
+
+def finished_registry(queue_name: str) -> str:
+    return FinishedJobRegistry.key_template.format(queue_name)
+
+
+def failed_registry(queue_name: str) -> str:
+    return FailedJobRegistry.key_template.format(queue_name)
+
+
+def scheduled_registry(queue_name: str) -> str:
+    return ScheduledJobRegistry.key_template.format(queue_name)
+
+
+def started_member(job_id: str, worker_name: str) -> str:
+    """RQ 3's started-registry member: which worker runs which job."""
+    return f"{job_id}:{worker_name}"
+
+
+def result_stream(job_id: str) -> str:
+    """The stream RQ appends each run's :class:`rq.results.Result` to."""
+    return Result.get_key(job_id)
+
+
+def job_id_of_stream(stream_key: str) -> str:
+    return stream_key[len(result_stream("")):]
+
+
+PREFIX = "jobfleet:"
+SUPERVISORS = PREFIX + "supervisors"
+
+
+def held(worker_name: str) -> str:
+    return f"{PREFIX}held:{worker_name}"
+
+
+def supervisor(supervisor_id: str) -> str:
+    return f"{PREFIX}supervisor:{supervisor_id}"
+
+
+def supervisor_workers(supervisor_id: str) -> str:
+    return f"{PREFIX}supervisor:{supervisor_id}:workers"
+
+
+def claim(worker_name: str) -> str:
+    return f"{PREFIX}claim:{worker_name}"

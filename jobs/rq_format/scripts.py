@@ -1,0 +1,56 @@
+"""The Lua scripts the workers run, read from ``scripts/*.lua`` at import, and their typed arguments.
+
+A script's ARGV is positional text; :class:`ClaimArgs` builds it in one place and
+:func:`claimed_rows` turns the reply into :class:`ClaimedJob` values, so no caller counts
+positions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from rq.utils import now, utcformat
+
+from . import keys
+
+
+def _load(name: str) -> str:
+    return resources.files(__package__).joinpath("scripts").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+#: Moves a batch of ids from the queues to the held list, marking each started (one round trip).
+DEQUEUE_BATCH = _load("dequeue_batch")
+#: Marks one id that BLMOVE / BLMPOP already took as held and started.
+MARK_STARTED = _load("mark_started")
+
+
+@dataclass(frozen=True)
+class ClaimArgs:
+    """Who claims jobs, and until when their started-registry entries count as alive."""
+
+    worker_name: str
+    worker_key: str
+    #: seconds a started-registry entry lives without a heartbeat
+    entry_ttl_s: float
+
+    def argv(self, first: Any) -> list[Any]:
+        """ARGV of either script: ``first`` is the batch size (dequeue) or the job id (mark)."""
+        return [first, self.worker_name, utcformat(now()), time.time() + self.entry_ttl_s, keys.QUEUE_PREFIX,
+                keys.STARTED_PREFIX, keys.JOB_PREFIX, self.worker_key]
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """One row of a script's reply: the job's queue, id and its hash (empty when it was deleted)."""
+
+    queue_name: str
+    job_id: str
+    fields: dict[bytes, bytes]
+
+
+def claimed_rows(reply: list[Any]) -> list[ClaimedJob]:
+    return [ClaimedJob(qname.decode(), job_id.decode(), dict(zip(flat[::2], flat[1::2])))
+            for qname, job_id, flat in reply]

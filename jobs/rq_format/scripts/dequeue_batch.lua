@@ -1,0 +1,33 @@
+-- Take up to ARGV[1] job ids off the queues KEYS[2..] (in that priority order) onto the worker's
+-- held list KEYS[1] in one atomic step; mark each job started in RQ's format (status,
+-- worker_name, started_at, last_heartbeat in the job hash; member "<job id>:<worker name>" in
+-- the started registry); set the RQ worker's state to busy or idle.
+-- ARGV: count, worker name, started_at (RQ's utcformat), started-registry score,
+--       queue key prefix, started-registry key prefix, job key prefix, RQ worker key.
+-- Reply: {queue name, job id, HGETALL of the job hash (empty when the hash is gone)} per job.
+local want = tonumber(ARGV[1])
+local out = {}
+for i = 2, #KEYS do
+  if want <= 0 then break end
+  local ids = redis.call('LPOP', KEYS[i], want)
+  if ids then
+    local qname = string.sub(KEYS[i], #ARGV[5] + 1)
+    local members = {}
+    redis.call('RPUSH', KEYS[1], unpack(ids))
+    for _, id in ipairs(ids) do
+      local jkey = ARGV[7] .. id
+      members[#members + 1] = ARGV[4]
+      members[#members + 1] = id .. ':' .. ARGV[2]
+      local fields = redis.call('HGETALL', jkey)
+      if #fields > 0 then
+        redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
+                   'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
+      end
+      out[#out + 1] = {qname, id, fields}
+    end
+    redis.call('ZADD', ARGV[6] .. qname, unpack(members))
+    want = want - #ids
+  end
+end
+redis.call('HSET', ARGV[8], 'state', #out > 0 and 'busy' or 'idle')
+return out

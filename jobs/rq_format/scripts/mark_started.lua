@@ -1,0 +1,16 @@
+-- Mark one job id, already moved to the held list KEYS[1] by BLMOVE (ARGV[9] == "0") or popped
+-- by BLMPOP (ARGV[9] == "1": push it onto the held list first), as started, and the worker busy.
+-- KEYS[2] is the queue key the id came from; ARGV as in dequeue_batch.lua, with ARGV[1] the
+-- job id; the reply has the same shape (one row).
+local id = ARGV[1]
+local qname = string.sub(KEYS[2], #ARGV[5] + 1)
+if ARGV[9] == '1' then redis.call('RPUSH', KEYS[1], id) end
+local jkey = ARGV[7] .. id
+local fields = redis.call('HGETALL', jkey)
+if #fields > 0 then
+  redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
+             'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
+end
+redis.call('ZADD', ARGV[6] .. qname, ARGV[4], id .. ':' .. ARGV[2])
+redis.call('HSET', ARGV[8], 'state', 'busy')
+return {{qname, id, fields}}

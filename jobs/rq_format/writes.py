@@ -1,0 +1,164 @@
+"""The records a worker leaves in RQ's format: a batch's outcomes, held jobs put back, jobs failed unrun.
+
+What :class:`BatchWrite` queues per job is what RQ's own worker writes: status and ``ended_at``
+in the job hash, a :class:`rq.results.Result` in the result stream, the finished or failed
+registry (or RQ's retry), the job's expiry; per batch: the started-registry removals, the
+held-list trim and the worker's job counters. It all goes in one MULTI/EXEC, so a child killed
+mid-write leaves all of a batch's state or none of it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from rq.job import Job, JobStatus
+from rq.job_lifecycle import format_exc_info, record_job_failure
+from rq.queue import Queue
+from rq.results import Result
+from rq.utils import now, utcformat
+
+from . import keys
+from .markers import FAILURE, Failure
+
+
+class BatchWrite:
+    """The writes of one batch of finished jobs, on one transaction; :meth:`execute` sends them."""
+
+    def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int) -> None:
+        self.pipe: Any = connection.pipeline(transaction=True)
+        self._worker_name, self._worker_key = worker_name, worker_key
+        self._default_result_ttl = default_result_ttl
+        self._finished: dict[str, dict[str, float]] = {}
+        self._dependents: list[str] = []
+        self.ok = self.failed = 0
+
+    def success(self, job: Job, queue: Queue, value: Any) -> str | None:
+        """Queue a success's writes. When the value cannot be stored (e.g. it does not pickle)
+        the job failed instead: its failure is queued and the error text returned."""
+        ttl = job.get_result_ttl(self._default_result_ttl)
+        pipe = self.pipe
+        if ttl != 0:
+            try:  # the result is serialized before anything is queued, so a failure leaves no trace
+                Result.create(job, Result.Type.SUCCESSFUL, ttl, return_value=value, worker_name=self._worker_name,
+                              pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,
+                              execution_ended_at=job.ended_at)
+            except Exception:  # noqa: BLE001 - e.g. an unpicklable return value: the job failed
+                exc_string = format_exc_info(sys.exc_info())
+                self._fail(job, queue, exc_string, None)
+                return exc_string
+        job._status = JobStatus.FINISHED
+        ended = utcformat(job.ended_at or now())
+        pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended, "last_heartbeat": ended})
+        self._dependents.append(job.dependents_key)
+        self.ok += 1
+        if ttl == 0:
+            job.delete(pipeline=pipe, remove_from_queue=False)
+            return None
+        if ttl > 0:
+            pipe.expire(job.key, ttl)
+        self._finished.setdefault(job.origin, {})[job.id] = ttl if ttl < 0 else time.time() + ttl
+        return None
+
+    def failure(self, job: Job, queue: Queue, exc_string: str, marker: Failure | None = None) -> None:
+        """Queue a failure's writes (or RQ's retry, when the job has retries left)."""
+        self._fail(job, queue, exc_string, marker)
+
+    def _fail(self, job: Job, queue: Queue, exc_string: str, marker: Failure | None) -> None:
+        pipe = self.pipe
+        self._dependents.append(job.dependents_key)
+        self.failed += 1  # as RQ counts: a failure that is retried is still a failure of this worker
+        if job.should_retry:
+            job.retry(queue, pipe)
+            return
+        if marker is not None:
+            job.meta[FAILURE] = marker.to_meta()
+            pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
+        Result.create_failure(job, job.failure_ttl, exc_string=exc_string, worker_name=self._worker_name,
+                              pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,
+                              execution_ended_at=job.ended_at)
+
+    def settle(self, held: Sequence[tuple[str, str]]) -> None:
+        """These held jobs (queue name, job id) are done: out of the started registry and the held list."""
+        members: dict[str, list[str]] = {}
+        for qname, job_id in held:
+            members.setdefault(qname, []).append(keys.started_member(job_id, self._worker_name))
+        for qname, scores in self._finished.items():
+            self.pipe.zadd(keys.finished_registry(qname), scores)
+        for qname, names in members.items():
+            self.pipe.zrem(keys.started_registry(qname), *names)
+        self.pipe.ltrim(keys.held(self._worker_name), len(held), -1)
+        if self.ok:
+            self.pipe.hincrby(self._worker_key, "successful_job_count", self.ok)
+        if self.failed:
+            self.pipe.hincrby(self._worker_key, "failed_job_count", self.failed)
+
+    def execute(self) -> bool:
+        """Send everything; True when some job of the batch has dependents waiting on it."""
+        if self._dependents:
+            self.pipe.exists(*self._dependents)
+        replies = self.pipe.execute()
+        return bool(self._dependents and replies[-1])
+
+
+def has_dependents(connection: redis.Redis, job: Job) -> bool:
+    return bool(connection.exists(job.dependents_key))
+
+
+def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[tuple[str, str]]) -> None:
+    """Put jobs a worker held but never started back at the front of their queues (no loss);
+    ``held`` is ``(queue name, job id)`` in held order. Empties the worker's held list."""
+    with connection.pipeline() as pipe:
+        for qname, job_id in reversed(held):
+            pipe.lpush(keys.queue(qname), job_id)
+            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
+            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        pipe.delete(keys.held(worker_name))
+        pipe.execute()
+
+
+def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job] = Job) -> int:
+    """Put back every id on the worker's held list (none of them started); how many went back.
+
+    For a worker that lost a dequeue reply: Redis moved ids to its held list, the worker never
+    saw them. An id whose job hash is gone is dropped.
+    """
+    ids = [i.decode() for i in connection.lrange(keys.held(worker_name), 0, -1)]  # type: ignore[union-attr]
+    if not ids:
+        return 0
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(job_class.key_for(job_id), "origin")
+        origins = pipe.execute()
+    strays = [(origin.decode(), job_id) for origin, job_id in zip(origins, ids) if origin]
+    requeue_unstarted(connection, worker_name, strays)
+    return len(strays)
+
+
+def drop_started(pipe: Any, job: Job, worker_name: str) -> None:
+    """The worker no longer runs ``job``: its started-registry entry goes."""
+    pipe.zrem(keys.started_registry(job.origin), keys.started_member(job.id, worker_name))
+
+
+def put_back(pipe: Any, jobs: Sequence[Job]) -> None:
+    """Back at the front of their queues, in this order, status ``queued``."""
+    for job in reversed(jobs):
+        job.set_status(JobStatus.QUEUED, pipeline=pipe)
+        pipe.lpush(keys.queue(job.origin), job.id)
+
+
+def save_meta(pipe: Any, job: Job) -> None:
+    pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
+
+
+def fail_unrun(pipe: Any, job: Job, exc_string: str, marker: Failure | None = None) -> None:
+    """Fail a job no worker will run (lost, unreadable, timed out): RQ's worker-less failure."""
+    if marker is not None:
+        job.meta[FAILURE] = marker.to_meta()
+        save_meta(pipe, job)
+    record_job_failure(job, exc_string, pipe)
