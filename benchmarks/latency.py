@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.harness import (Processes, Row, alternate, at_most, jobfleet_redis_api, missing,
-                                percentile, private_redis, rq_worker_command, script_main, supervise_command,
-                                supervisor_available)
+from benchmarks.harness import (
+    Processes,
+    Row,
+    alternate,
+    at_most,
+    jobfleet_redis_api,
+    missing,
+    percentile,
+    private_redis,
+    rq_worker_command,
+    script_main,
+    supervise_command,
+    supervisor_available,
+)
 from benchmarks.jobs_fns import noop
 
 P50_MS, P99_MS = 1.5, 4.0

@@ -40,8 +40,8 @@ def run(quick: bool) -> list[Row]:
             for items, chunksize, target in ((big, None, 0.9), (small, 1, None)):
                 ref, jf = alternate(
                     runs,
-                    lambda: _timed_map(pool_map, items, chunksize),
-                    (lambda: _timed_map(queue_map, items, chunksize)) if queue_map else None,
+                    lambda items=items, chunksize=chunksize: _timed_map(pool_map, items, chunksize),
+                    (lambda items=items, chunksize=chunksize: _timed_map(queue_map, items, chunksize)) if queue_map else None,
                 )
                 label = "default chunksize" if chunksize is None else f"chunksize {chunksize}"
                 row = Row(f"`local://2` map, {items:,} tiny items, {label}",

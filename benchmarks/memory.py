@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.harness import (Processes, Row, alternate, at_most, median, missing, private_redis,
-                                rq_noop_batch, rq_pool_command, script_main, supervise_command,
-                                supervisor_available, tree_memory, wait_until)
+from benchmarks.harness import (
+    Processes,
+    Row,
+    alternate,
+    at_most,
+    median,
+    missing,
+    private_redis,
+    rq_noop_batch,
+    rq_pool_command,
+    script_main,
+    supervise_command,
+    supervisor_available,
+    tree_memory,
+    wait_until,
+)
 
 PROCESSES, JOBS, TARGET = 4, 200, 1.0
 QUEUE = "mem"

@@ -16,9 +16,20 @@ import signal
 import time
 from dataclasses import dataclass
 
-from benchmarks.harness import (Processes, Row, at_most, median, missing, private_redis, process_tree,
-                                rq_worker_command, script_main, supervise_command, supervisor_available,
-                                wait_until)
+from benchmarks.harness import (
+    Processes,
+    Row,
+    at_most,
+    median,
+    missing,
+    private_redis,
+    process_tree,
+    rq_worker_command,
+    script_main,
+    supervise_command,
+    supervisor_available,
+    wait_until,
+)
 from benchmarks.jobs_fns import record_start_then_sleep
 
 QUEUE, KEY = "recover", "bench:starts"
@@ -42,9 +53,8 @@ def _next_start(client, timeout: float) -> tuple[int, float] | None:
 
 def trial(server, commands: list[list[str]], host_kill: bool, cap: float, retry: bool = False) -> Trial:
     """Start ``commands`` (one per host), run one job, SIGKILL its runner, time the re-run."""
-    from rq import Queue, Retry
-
     import redis
+    from rq import Queue, Retry
 
     # BLPOP waits up to ``cap``: the socket must wait longer than that.
     client = redis.Redis(host=server.host, port=server.port, socket_timeout=cap + 30, socket_connect_timeout=5)

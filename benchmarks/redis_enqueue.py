@@ -9,8 +9,17 @@ from __future__ import annotations
 import subprocess
 import time
 
-from benchmarks.harness import (Row, alternate, at_least, jobfleet_redis_api, median, missing,
-                                private_redis, rq_noop_batch, script_main)
+from benchmarks.harness import (
+    Row,
+    alternate,
+    at_least,
+    jobfleet_redis_api,
+    median,
+    missing,
+    private_redis,
+    rq_noop_batch,
+    script_main,
+)
 from benchmarks.jobs_fns import noop
 
 TARGET = 2.0

@@ -18,9 +18,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.harness import (DOCS, Processes, Row, alternate, at_least, at_most, command_calls, fmt, median,
-                                missing, private_redis, rq_noop_batch, rq_pool_command, rq_worker_command, script_main,
-                                supervise_command, supervisor_available)
+from benchmarks.harness import (
+    DOCS,
+    Processes,
+    Row,
+    alternate,
+    at_least,
+    at_most,
+    command_calls,
+    fmt,
+    median,
+    missing,
+    private_redis,
+    rq_noop_batch,
+    rq_pool_command,
+    rq_worker_command,
+    script_main,
+    supervise_command,
+    supervisor_available,
+)
 
 QUEUE = "bench"
 TARGET_POOL, TARGET_SIMPLE, TARGET_COMMANDS = 10.0, 3.0, 1 / 3

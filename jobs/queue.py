@@ -117,7 +117,8 @@ class Queue:
 
     # -- many jobs, like multiprocessing.Pool ----------------------------------------------
 
-    def map(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+    def map(self, func: Callable[..., Any], iterable: Iterable[Any],
+            *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
         """``[func(x) for x in iterable]`` on the workers, in order, like ``Pool.map``.
 
         Raises :class:`jobs.JobFailed` naming the first failing item's index, and
@@ -125,19 +126,23 @@ class Queue:
         """
         return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=False))
 
-    def starmap(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]], *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+    def starmap(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]],
+            *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
         """``[func(*args) for args in iterable]``, like ``Pool.starmap``."""
         return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=True))
 
-    def imap(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+    def imap(self, func: Callable[..., Any], iterable: Iterable[Any],
+            *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
         """Results in order, each as soon as it and those before it are done."""
         return self._imap(func, iterable, chunksize, timeout, ordered=True, star=False)
 
-    def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any], *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+    def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any],
+            *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
         """Results in the order they finish."""
         return self._imap(func, iterable, chunksize, timeout, ordered=False, star=False)
 
-    def _imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None, timeout: float | None, *, ordered: bool, star: bool) -> Iterator[Any]:
+    def _imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None, timeout: float | None,
+            *, ordered: bool, star: bool) -> Iterator[Any]:
         if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
             raise ConfigError(f"chunksize must be a whole number >= 1, not {chunksize!r}")
         JobOptions(timeout=timeout)  # the same check as a job timeout

@@ -15,9 +15,9 @@ Query options are read by redis-py exactly as ``redis.Redis.from_url`` reads the
 from __future__ import annotations
 
 import os
-from typing import Any
 import threading
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis

@@ -310,7 +310,7 @@ def sweep_stale() -> None:
         netns = line.split()[0] if line.strip() else ""
         match = re.fullmatch(rf"{NAME_PREFIX}(\d+)-.+", netns)
         if match and not _alive(int(match.group(1))):
-            _kill_until_gone(lambda: _netns_pids(netns), netns)
+            _kill_until_gone(lambda netns=netns: _netns_pids(netns), netns)
             _ip("netns", "del", netns, check=False)
     for name in re.findall(r"^\d+: (jf[^:@]+)", _ip("-o", "link"), flags=re.MULTILINE):
         match = re.fullmatch(r"jf(?:b(\d+)|(\d+)h\d+)", name)

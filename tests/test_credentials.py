@@ -17,14 +17,13 @@ import tempfile
 import traceback
 
 import pytest
-
-from tests.conftest import _no_redis as no_redis
 import redis
 
 import jobs
 from jobs.backends import redis as redis_backend
 from tests import jobs as job_functions
 from tests.acl import ADMIN_PASSWORD, admin_client, start_acl_redis
+from tests.conftest import _no_redis as no_redis
 from tests.redis_server import redis_server_path
 from tests.supervisor_helpers import ROOT, Supervise, wait_until
 

@@ -9,9 +9,9 @@ import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from jobs.rq_format import keys
 from jobs.rq_format import markers as meta
 from tests import jobs
-from jobs.rq_format import keys
 from workers.recovery import recover_worker
 
 pytestmark = pytest.mark.redis

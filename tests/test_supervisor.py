@@ -19,10 +19,10 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.results import Result
 
+from jobs.rq_format import keys
 from jobs.rq_format import markers as meta
 from tests import jobs
 from tests.supervisor_helpers import ROOT, Supervise, alive, wait_until
-from jobs.rq_format import keys
 
 pytestmark = pytest.mark.redis
 

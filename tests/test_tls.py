@@ -11,10 +11,9 @@ import sys
 
 import pytest
 
-from tests.conftest import _no_redis as no_redis
-
 import jobs
 from tests import jobs as job_functions
+from tests.conftest import _no_redis as no_redis
 from tests.redis_server import redis_server_path
 from tests.supervisor_helpers import ROOT, Supervise
 from tests.tls import make_certs, start_tls_redis

@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from rq.job import Job
 from rq.serializers import resolve_serializer
 from rq.utils import as_text
-from rq.worker import SimpleWorker
 
 from jobs.rq_format import keys, markers, state
 from jobs.rq_format.unreadable import Unreadable, fetch_jobs
-from jobs.rq_format.writes import drop_started, fail_unrun, put_back, save_meta
+from jobs.rq_format.writes import drop_started, fail_unrun, put_back, register_worker_death, save_meta
 
 log = logging.getLogger(__name__)
 
@@ -75,39 +74,50 @@ def recover_worker(
     held_key = keys.held(worker_name)
     ids = [as_text(i) for i in connection.lrange(held_key, 0, -1)]
     found = fetch_jobs(Job, connection, resolve_serializer(serializer), ids)
-    done: list[Requeued] = []
-    back: list[Job] = []
     with connection.pipeline() as pipe:
-        for job_id, job in zip(ids, found):
-            if job is None:
-                done.append(Requeued(job_id, "settled"))
-                continue
-            if isinstance(job, Unreadable):  # re-queueing it would only bring it back here: fail it
-                drop_started(pipe, job.job, worker_name)
-                fail_unrun(pipe, job.job, job.exc_string, job.failure)
-                done.append(Requeued(job_id, "unreadable"))
-                continue
-            drop_started(pipe, job, worker_name)
-            if state.is_settled(job):
-                done.append(Requeued(job_id, "settled"))
-                continue
-            if charge_first_held and lost_job_id is None:
-                lost_job_id = job_id
-            if job_id == lost_job_id and timed_out:
-                fail_unrun(pipe, job, f"rq.timeouts.JobTimeoutException: {reason}")
-                done.append(Requeued(job_id, "timed out"))
-            elif job_id == lost_job_id:
-                done.append(_charge_loss(job, pipe, reason, max_losses, back))
-            else:
-                back.append(job)
-                done.append(Requeued(job_id, "requeued"))
-        put_back(pipe, back)
+        loss = _Loss(lost_job_id, charge_first_held, timed_out, reason, max_losses)
+        done = [_settle_held(pipe, job_id, job, worker_name, loss) for job_id, job in zip(ids, found)]
+        put_back(pipe, loss.back)
         pipe.delete(held_key)
         pipe.delete(keys.claim(worker_name))
         pipe.execute()
-    _register_death(connection, worker_name)
+    register_worker_death(connection, worker_name)
     _log_events(worker_name, reason, done)
     return done
+
+
+@dataclass
+class _Loss:
+    """Which held job a worker's death is charged to, and the jobs that go back."""
+
+    job_id: str | None
+    charge_first_held: bool
+    timed_out: bool
+    reason: str
+    max_losses: int
+    back: list[Job] = field(default_factory=list)
+
+
+def _settle_held(pipe: Any, job_id: str, job: Job | Unreadable | None, worker_name: str, loss: _Loss) -> Requeued:
+    """Queue what happens to one held job of a dead worker (see the module docstring)."""
+    if job is None:
+        return Requeued(job_id, "settled")
+    if isinstance(job, Unreadable):  # re-queueing it would only bring it back here: fail it
+        drop_started(pipe, job.job, worker_name)
+        fail_unrun(pipe, job.job, job.exc_string, job.failure)
+        return Requeued(job_id, "unreadable")
+    drop_started(pipe, job, worker_name)
+    if state.is_settled(job):
+        return Requeued(job_id, "settled")
+    if loss.charge_first_held and loss.job_id is None:
+        loss.job_id = job_id
+    if job_id != loss.job_id:
+        loss.back.append(job)
+        return Requeued(job_id, "requeued")
+    if loss.timed_out:
+        fail_unrun(pipe, job, f"rq.timeouts.JobTimeoutException: {loss.reason}")
+        return Requeued(job_id, "timed out")
+    return _charge_loss(job, pipe, loss.reason, loss.max_losses, loss.back)
 
 
 def _log_events(worker_name: str, reason: str, done: list[Requeued]) -> None:
@@ -120,13 +130,6 @@ def _log_events(worker_name: str, reason: str, done: list[Requeued]) -> None:
             log.warning("job %s failed: %s", event.job_id, reason)
         elif event.action == "unreadable":
             log.error("job %s failed: its record in Redis cannot be read", event.job_id)
-
-
-def _register_death(connection: redis.Redis, worker_name: str) -> None:
-    """Take a dead worker out of RQ's worker sets, as its own ``register_death`` would have."""
-    worker = SimpleWorker.find_by_key(SimpleWorker.redis_worker_namespace_prefix + worker_name, connection=connection)
-    if worker is not None and worker.death_date is None:
-        worker.register_death()
 
 
 def _charge_loss(job: Job, pipe: Any, reason: str, default_max: int, back: list[Job]) -> Requeued:

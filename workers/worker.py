@@ -33,7 +33,6 @@ from typing import Any
 from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.exceptions import DeserializationError
 from rq.job import Job
-from rq.job_lifecycle import format_exc_info
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
@@ -45,7 +44,7 @@ from jobs.backoff import Backoff
 from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
-from jobs.rq_format.writes import requeue_unstarted, return_strays
+from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
 from .hooks import Hook, Hooks, JobOutcome
 from .writes import BatchWrites, Vanished
@@ -289,7 +288,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
             with contextlib.suppress(Exception):
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
             self.handle_exception(job, *exc_info)
-            outcome = JobOutcome(job, queue, False, exc_string=format_exc_info(exc_info))
+            outcome = JobOutcome(job, queue, False, exc_string=exc_text(exc_info))
             if isinstance(exc_info[1], DeserializationError):
                 outcome.failure = payload_failure(job, exc_info[1])
                 outcome.exc_string += "\n" + payload_reason(outcome.failure)

@@ -19,7 +19,16 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import ConfigError, JobCanceled, JobFailed, JobLost, JobNotFound, JobsError, ResultTimeout, SerializationError
+from ..errors import (
+    ConfigError,
+    JobCanceled,
+    JobFailed,
+    JobLost,
+    JobNotFound,
+    JobsError,
+    ResultTimeout,
+    SerializationError,
+)
 from ..functions import dumps_function
 from ..options import JobOptions
 from ..rq_format.markers import DEFAULT_MAX_LOSSES

@@ -92,7 +92,7 @@ class RedisBackend(Backend):
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"bad job options: {exc}") from exc
         try:
-            job.data  # serializes the call now, so a bad argument fails before any write
+            job.data  # noqa: B018 - serializes the call now, so a bad argument fails before any write
         except Exception as exc:  # noqa: BLE001 - pickle and json raise many types
             name = getattr(func, "__qualname__", repr(func))
             raise SerializationError(f"the arguments of {name} cannot be serialized: {type(exc).__name__}: {exc}") from exc

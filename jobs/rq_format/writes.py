@@ -25,6 +25,11 @@ from . import keys
 from .markers import FAILURE, Failure
 
 
+def exc_text(exc_info: Any) -> str:
+    """A failure's ``exc_string`` as RQ stores it (the whole traceback text)."""
+    return format_exc_info(exc_info)
+
+
 class BatchWrite:
     """The writes of one batch of finished jobs, on one transaction; :meth:`execute` sends them."""
 
@@ -162,3 +167,12 @@ def fail_unrun(pipe: Any, job: Job, exc_string: str, marker: Failure | None = No
         job.meta[FAILURE] = marker.to_meta()
         save_meta(pipe, job)
     record_job_failure(job, exc_string, pipe)
+
+
+def register_worker_death(connection: redis.Redis, worker_name: str) -> None:
+    """Take a dead worker out of RQ's worker sets, as its own ``register_death`` would have."""
+    from rq.worker import SimpleWorker
+
+    worker = SimpleWorker.find_by_key(SimpleWorker.redis_worker_namespace_prefix + worker_name, connection=connection)
+    if worker is not None and worker.death_date is None:
+        worker.register_death()
