@@ -24,6 +24,7 @@ from .errors import (
 from .job import Job
 from .options import JobOptions
 from .queue import Queue
+from .status import JobStatus
 from .urls import redact
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ __all__ = [
     "Queue",
     "Job",
     "JobOptions",
+    "JobStatus",
     "redact",
     "JobsError",
     "ConfigError",

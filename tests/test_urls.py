@@ -54,12 +54,13 @@ def test_a_bad_queue_name_or_serializer_is_a_config_error():
 
 def test_the_public_api_is_what_the_readme_documents():
     assert sorted(jobs.__all__) == sorted([
-        "Queue", "Job", "JobOptions", "redact", "JobsError", "ConfigError", "BackendUnavailable",
+        "Queue", "Job", "JobOptions", "JobStatus", "redact", "JobsError", "ConfigError", "BackendUnavailable",
         "SerializationError", "JobFailed", "JobLost", "JobCanceled", "JobNotFound", "ResultTimeout",
     ])
     for name in jobs.__all__:
         assert getattr(jobs, name)
     assert issubclass(jobs.ResultTimeout, TimeoutError)
+    assert jobs.JobStatus.FINISHED == "finished"  # a str enum: code comparing to strings keeps working
     for error in (jobs.ConfigError, jobs.BackendUnavailable, jobs.SerializationError, jobs.JobFailed,
                   jobs.JobLost, jobs.JobCanceled, jobs.JobNotFound, jobs.ResultTimeout):
         assert issubclass(error, jobs.JobsError)
