@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from . import serializers
+from . import progress_bar, serializers
 from .backends.base import Backend, MapCall, RunsInProcess
 from .errors import ConfigError, JobNotFound
 from .job import Job
@@ -118,38 +118,42 @@ class Queue:
     # -- many jobs, like multiprocessing.Pool ----------------------------------------------
 
     def map(self, func: Callable[..., Any], iterable: Iterable[Any],
-            *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+            *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> list[Any]:
         """``[func(x) for x in iterable]`` on the workers, in order, like ``Pool.map``.
 
         Raises :class:`jobs.JobFailed` naming the first failing item's index, and
         :class:`jobs.ResultTimeout` when ``timeout`` seconds pass for the whole call.
+        ``progress=True`` draws a tqdm bar on stderr (done/total, rate, time left), as do the
+        other map calls.
         """
-        return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=False))
+        return list(self._imap(func, iterable, chunksize, timeout, progress, ordered=True, star=False))
 
     def starmap(self, func: Callable[..., Any], iterable: Iterable[Iterable[Any]],
-            *, chunksize: int | None = None, timeout: float | None = None) -> list[Any]:
+            *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> list[Any]:
         """``[func(*args) for args in iterable]``, like ``Pool.starmap``."""
-        return list(self._imap(func, iterable, chunksize, timeout, ordered=True, star=True))
+        return list(self._imap(func, iterable, chunksize, timeout, progress, ordered=True, star=True))
 
     def imap(self, func: Callable[..., Any], iterable: Iterable[Any],
-            *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+            *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> Iterator[Any]:
         """Results in order, each as soon as it and those before it are done."""
-        return self._imap(func, iterable, chunksize, timeout, ordered=True, star=False)
+        return self._imap(func, iterable, chunksize, timeout, progress, ordered=True, star=False)
 
     def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any],
-            *, chunksize: int | None = None, timeout: float | None = None) -> Iterator[Any]:
+            *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> Iterator[Any]:
         """Results in the order they finish."""
-        return self._imap(func, iterable, chunksize, timeout, ordered=False, star=False)
+        return self._imap(func, iterable, chunksize, timeout, progress, ordered=False, star=False)
 
     def _imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None, timeout: float | None,
-            *, ordered: bool, star: bool) -> Iterator[Any]:
+            progress: bool, *, ordered: bool, star: bool) -> Iterator[Any]:
         if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
             raise ConfigError(f"chunksize must be a whole number >= 1, not {chunksize!r}")
         JobOptions(timeout=timeout)  # the same check as a job timeout
         if not isinstance(iterable, Iterable):
             raise ConfigError(f"map needs an iterable of items, not {type(iterable).__name__}")
+        show_bar = progress_bar.check(progress)
         call = MapCall(func, iterable if isinstance(iterable, list) else list(iterable), chunksize, timeout, star)
-        return self._backend.imap(call) if ordered else self._backend.imap_unordered(call)
+        results = self._backend.imap(call) if ordered else self._backend.imap_unordered(call)
+        return progress_bar.tracked(results, len(call.items)) if show_bar else results
 
     # -- lifecycle ------------------------------------------------------------------------
 

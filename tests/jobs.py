@@ -122,3 +122,10 @@ def ignore_timeout(seconds):
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(seconds)
     return "should not finish"
+
+
+def fail_on_three(x):
+    """Raises for the item 3 only (map tests that fail part-way)."""
+    if x == 3:
+        raise ValueError("item three")
+    return x
