@@ -23,6 +23,7 @@ from .errors import (
 )
 from .job import Job
 from .options import JobOptions
+from .progress import Progress, report_progress
 from .queue import Queue
 from .status import JobStatus
 from .urls import redact
@@ -34,6 +35,8 @@ __all__ = [
     "Job",
     "JobOptions",
     "JobStatus",
+    "Progress",
+    "report_progress",
     "redact",
     "JobsError",
     "ConfigError",

@@ -12,6 +12,7 @@ from .status import ENDED, JobStatus
 
 if TYPE_CHECKING:
     from .backends.base import Backend
+    from .progress import Progress
 
 __all__ = ["Job"]
 
@@ -34,6 +35,12 @@ class Job:
     def status(self) -> JobStatus:
         """``"queued"``, ``"started"``, ``"finished"``, ``"failed"`` or ``"canceled"``."""
         return self._backend.status(self._id)
+
+    @property
+    def progress(self) -> Progress | None:
+        """What the job last said with :func:`jobs.report_progress`: a :class:`jobs.Progress`
+        ``(done, total, message)``, or None when it said nothing (yet). Asks the backend each time."""
+        return self._backend.progress(self._id)
 
     def done(self) -> bool:
         """True once the job finished, failed or was canceled."""

@@ -129,3 +129,27 @@ def fail_on_three(x):
     if x == 3:
         raise ValueError("item three")
     return x
+
+
+def report_then_wait(gate_path, done, total, message, timeout_s=60.0):
+    """Reports progress, waits until ``gate_path`` exists (TimeoutError after ``timeout_s``), reports
+    the end; returns what the first report returned."""
+    import jobs
+
+    sent = jobs.report_progress(done, total, message)
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(gate_path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{gate_path} still missing after {timeout_s} s")
+        time.sleep(0.02)
+    jobs.report_progress(total, total, "done")
+    return sent
+
+
+def report_in_a_tight_loop(n):
+    """Reports progress ``n`` times as fast as it can (the rate limit must hold the writes back)."""
+    import jobs
+
+    for i in range(1, n + 1):
+        jobs.report_progress(i, n)
+    return n

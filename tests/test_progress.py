@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
 import jobs
-from tests.jobs import add, fail_on_three, square
+from jobs.backends.base import RunsInProcess
+from jobs.progress import MIN_INTERVAL_S, Throttle
+from tests.jobs import add, fail_on_three, report_in_a_tight_loop, report_then_wait, square
+from tests.supervisor_helpers import wait_until
 from tests.test_contract import ALL, queue  # noqa: F401 - the fixture, one queue per backend
 
 
@@ -55,3 +59,69 @@ def test_a_failing_map_closes_its_bar_where_it_stopped(queue, capfd):
 def test_progress_must_be_a_bool():
     with jobs.Queue("local://1") as q, pytest.raises(jobs.ConfigError, match="progress must be True or False, not 'yes'"):
         q.map(square, [1], progress="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("queue", ALL, indirect=True)
+def test_a_job_s_progress_is_seen_from_the_client_while_it_runs(queue, tmp_path):
+    # Given a job that reports 5 of 10, then waits for a gate
+    gate = tmp_path / "gate"
+    job = queue.enqueue(report_then_wait, str(gate), 5, 10, "halfway")
+    runner = None
+    if isinstance(queue.backend, RunsInProcess):  # fakeredis runs jobs when asked: in a thread here
+        runner = threading.Thread(target=queue.run_pending)
+        runner.start()
+    try:
+        # Then the client sees the report while the job runs
+        assert wait_until(lambda: job.progress, 30, what="a progress report") == jobs.Progress(5, 10, "halfway")
+        assert job.status == jobs.JobStatus.STARTED
+    finally:
+        gate.touch()
+        if runner is not None:
+            runner.join(30)
+    # And once the job ended, its last report stays, and the job saw that it was inside a job
+    assert job.result(timeout=30) is True
+    assert job.progress == jobs.Progress(10, 10, "done")
+
+
+@pytest.mark.parametrize("queue", ALL, indirect=True)
+def test_a_job_that_reports_nothing_has_no_progress_and_a_tight_loop_ends_at_its_total(queue):
+    # Given a job that never reports, and one that reports 5,000 times as fast as it can
+    quiet = queue.enqueue(square, 3)
+    loud = queue.enqueue(report_in_a_tight_loop, 5000)
+    # Then the first has no progress, and the second's last report is its total (never held back)
+    assert quiet.result(timeout=30) == 9 and quiet.progress is None
+    assert loud.result(timeout=30) == 5000
+    assert loud.progress == jobs.Progress(5000, 5000, None)
+
+
+def test_outside_a_job_report_progress_does_nothing_and_returns_false():
+    assert jobs.report_progress(1, 2, "not in a job") is False
+
+
+@pytest.mark.parametrize("args, message", [
+    ((-1,), "report_progress: done must be a finite number >= 0, not -1"),
+    ((float("nan"),), "report_progress: done must be a finite number >= 0, not nan"),
+    ((1, "10"), "report_progress: total must be a finite number >= 0, not '10'"),
+    ((True,), "report_progress: done must be a finite number >= 0, not True"),
+    ((1, 2, 3), "report_progress: message must be a str or None, not int"),
+])
+def test_a_bad_report_is_refused_with_what_to_pass(args, message):
+    with pytest.raises(jobs.ConfigError) as error:
+        jobs.report_progress(*args)
+    assert str(error.value) == message
+
+
+def test_the_rate_limit_lets_through_the_first_the_final_and_one_report_per_interval():
+    # Given a throttle on a clock the test moves
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    allowed = []
+    # When a job reports 100 times per interval over 3 intervals, then its total
+    for step in range(300):
+        now[0] = step * MIN_INTERVAL_S / 100
+        allowed.append(throttle.allow("job", jobs.Progress(step, 300)))
+    allowed.append(throttle.allow("job", jobs.Progress(300, 300)))
+    # Then one report per interval went out, and the final one
+    assert allowed.count(True) == 4 and allowed[0] and allowed[-1]
+    # And another job's first report is not held back by this one's
+    assert throttle.allow("other job", jobs.Progress(1, 300))

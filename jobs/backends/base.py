@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..options import JobOptions
+from ..progress import Progress
 from ..status import JobStatus
 
 
@@ -59,6 +60,10 @@ class Backend(ABC):
     @abstractmethod
     def status(self, job_id: str) -> JobStatus:
         """The job's :class:`jobs.JobStatus`; :class:`jobs.JobNotFound` for an unknown id."""
+
+    @abstractmethod
+    def progress(self, job_id: str) -> Progress | None:
+        """The job's last :func:`jobs.report_progress`, None before any; :class:`jobs.JobNotFound` for an unknown id."""
 
     @abstractmethod
     def result(self, job_id: str, timeout: float | None) -> Any:

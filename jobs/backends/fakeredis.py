@@ -102,6 +102,10 @@ class FakeRedisBackend(RedisBackend, RunsInProcess):
 
 
 class _ThreadSafeWorker(rq.SimpleWorker):
-    """A burst worker usable off the main thread: timeouts by timer, not by SIGALRM."""
+    """A burst worker usable off the main thread: timeouts by timer, not by SIGALRM, and no
+    signal handlers (only the main thread may install them; RQ's ``work`` would raise)."""
 
     death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass

@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..functions import dumps_function
 from ..options import JobOptions
+from ..progress import Progress
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..serializers import check_dumps
 from ..status import JobStatus
@@ -115,6 +116,9 @@ class LocalBackend(Backend):
         if task.state == JobStatus.STARTED and not task.running():
             return JobStatus.QUEUED  # prefetched: waiting in its worker's pipe
         return task.state
+
+    def progress(self, job_id: str) -> Progress | None:
+        return self._task(job_id).progress
 
     def result(self, job_id: str, timeout: float | None) -> Any:
         task = self._task(job_id)

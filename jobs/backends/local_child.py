@@ -20,6 +20,8 @@ import time
 import traceback
 from typing import Any, NamedTuple
 
+from ..progress import Progress, Throttle, set_local_sink
+
 
 class Kind(enum.IntEnum):
     """What a :class:`CallItem` carries: one call, or a chunk of a map's items."""
@@ -65,6 +67,31 @@ class ResultItem(NamedTuple):
     seq: int
     outcome: Outcome
     data: Any
+
+
+class ProgressItem(NamedTuple):
+    """Child → parent, while call ``seq`` runs: its latest :func:`jobs.report_progress`."""
+
+    seq: int
+    progress: Progress
+
+
+class _PipeSink:
+    """Sends the running call's progress reports to the parent, rate-limited (see :mod:`jobs.progress`)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.seq, self.throttle = conn, 0, Throttle()
+
+    def __call__(self, progress: Progress) -> bool:
+        seq = self.seq
+        if not seq:  # between calls: not inside a job
+            return False
+        if self.throttle.allow(seq, progress):
+            try:
+                self.conn.send_bytes(pickle.dumps([ProgressItem(seq, progress)], pickle.HIGHEST_PROTOCOL))
+            except OSError:
+                pass  # the parent went away; this process ends soon
+        return True
 
 #: A child flushes finished results at least this often while a batch runs (seconds).
 FLUSH_INTERVAL = 0.02
@@ -121,6 +148,8 @@ def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pi
     loads, dumps = serializer.loads, serializer.dumps
     functions: dict[bytes, Any] = {}
     monotonic = time.monotonic
+    sink = _PipeSink(conn)
+    set_local_sink(sink)
     while True:
         try:
             while not conn.poll(PARENT_CHECK_INTERVAL):
@@ -136,7 +165,7 @@ def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pi
         last_flush = monotonic()
         for seq, kind, func_blob, payload, timeout in batch:
             func = functions.get(func_blob)
-            current.value = started.value = seq
+            current.value = started.value = sink.seq = seq
             try:
                 if func is None:
                     func = functions[func_blob] = pickle.loads(func_blob)
@@ -154,7 +183,7 @@ def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pi
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 status, data = Outcome.ERROR, _error(exc)
-            current.value = 0
+            current.value = sink.seq = 0
             done.append(ResultItem(seq, status, data))
             if monotonic() - last_flush > FLUSH_INTERVAL:
                 conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))

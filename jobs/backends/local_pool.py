@@ -22,9 +22,10 @@ from collections import deque
 from multiprocessing.connection import wait as wait_for_ready
 from typing import Any
 
+from ..progress import Progress
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..status import ENDED, JobStatus
-from .local_child import CallItem, Kind, Outcome, ResultItem, child_main
+from .local_child import CallItem, Kind, Outcome, ProgressItem, ResultItem, child_main
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Task:
     """One call (or one chunk of a map) and, once it ends, its outcome."""
 
     __slots__ = ("seq", "kind", "func_blob", "payload", "timeout", "state", "outcome", "data",
-                 "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot",
+                 "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot", "progress",
                  "__weakref__")
 
     def __init__(self, seq: int, kind: Kind, func_blob: bytes, payload: bytes, timeout: float | None = None,
@@ -48,6 +49,7 @@ class Task:
         self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
         self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
         self.slot: _Slot | None = None
+        self.progress: Progress | None = None  # the call's last report_progress, sent by its worker
 
     def running(self) -> bool:
         """Sent to a worker *and* begun there (a prefetched call waits in the worker's pipe)."""
@@ -246,13 +248,21 @@ class ProcessPool:
     def _receive(self, slot: _Slot) -> None:
         try:
             while slot.conn.poll():
-                results: list[ResultItem] = pickle.loads(slot.conn.recv_bytes())
+                results: list[ResultItem | ProgressItem] = pickle.loads(slot.conn.recv_bytes())
                 with self.done:
                     for item in results:
-                        self._end(slot.inflight.pop(item.seq), item.outcome, item.data)
+                        if isinstance(item, ProgressItem):
+                            self._progressed(slot, item)
+                        else:
+                            self._end(slot.inflight.pop(item.seq), item.outcome, item.data)
                     self.done.notify_all()
         except (EOFError, OSError):
             pass
+
+    def _progressed(self, slot: _Slot, item: ProgressItem) -> None:
+        task = slot.inflight.get(item.seq)
+        if task is not None:
+            task.progress = item.progress
 
     def _end(self, task: Task, outcome: Outcome, data: Any) -> None:
         """Record an outcome (under ``done``); a failing call with retries left goes back."""

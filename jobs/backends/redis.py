@@ -21,6 +21,8 @@ from rq.job import Job
 from ..errors import ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
 from ..functions import importable_name
 from ..options import JobOptions
+from ..progress import Progress
+from ..rq_format import progress as job_progress
 from ..rq_format import results
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
@@ -104,8 +106,18 @@ class RedisBackend(Backend):
         with translated(self._server):
             status = results.status(self._client, job_id)
         if status is None:
-            raise JobNotFound(f"no job {job_id!r} at {self._server} (never enqueued, or its record expired)")
+            raise self._not_found(job_id)
         return JobStatus.parse(status)
+
+    def progress(self, job_id: str) -> Progress | None:
+        with translated(self._server):
+            found, progress = job_progress.read(self._client, job_id, self._serializer)
+        if not found:
+            raise self._not_found(job_id)
+        return progress
+
+    def _not_found(self, job_id: str) -> JobNotFound:
+        return JobNotFound(f"no job {job_id!r} at {self._server} (never enqueued, or its record expired)")
 
     def exists(self, job_id: str) -> bool:
         with translated(self._server):

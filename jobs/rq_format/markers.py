@@ -13,6 +13,9 @@ restart of either side, and travels with either serializer (only ints, strings a
   exception of the job's own making — lost, unreadable, or one item of a map chunk — with the
   error type and message the client raises. The failed result's ``exc_string`` still says it
   in words for people; the client reads this, never that text.
+- ``jobfleet_progress`` (dict ``{"done", "total", "message"}``): the job's last
+  :func:`jobs.report_progress`, written by the job while it runs (rate-limited; see
+  :mod:`jobs.progress`) and kept after it ended; rq-dashboard shows it with the meta.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ LOSSES = "jobfleet_losses"
 MAX_LOSSES = "jobfleet_max_losses"
 LOST = "jobfleet_lost"
 FAILURE = "jobfleet_failure"
+PROGRESS = "jobfleet_progress"
 #: The default bound on losses, for the supervisor and the local backend alike.
 DEFAULT_MAX_LOSSES = 3
 #: How a given-up job's failed result begins, for people reading ``rq info`` (never parsed).
