@@ -24,7 +24,7 @@ def test_help_lists_the_commands_and_every_supervise_option():
     assert top.returncode == 0 and "supervise" in top.stdout and "status" in top.stdout
     for option in ("--url", "--queue", "--processes", "--burst", "--max-jobs-per-child", "--max-losses",
                    "--shutdown-timeout", "--host-timeout", "--timeout-grace", "--worker-class", "--hook", "--log-level",
-                   "--serializer", "JOBFLEET_URL"):
+                   "--serializer", "--metrics-port", "--metrics-host", "JOBFLEET_URL"):
         assert option in sub.stdout
 
 

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from rq.utils import import_attribute
 
@@ -25,6 +26,7 @@ from jobs.backoff import Backoff
 from jobs.urls import connect, describe_server
 
 from . import hooks
+from .counters import JobCounter
 from .exit_codes import ExitCode
 from .worker import BatchWorker, ChildSlot
 
@@ -50,8 +52,10 @@ class ChildConfig:
     hooks: tuple[str, ...] = ()
 
 
-def main(config: ChildConfig, slot: ChildSlot) -> None:
-    """Run one worker until it is told to stop; never returns (exits with a named code)."""
+def main(config: ChildConfig, slot: ChildSlot, counts: Any = None) -> None:
+    """Run one worker until it is told to stop; never returns (exits with a named code).
+
+    ``counts``: the shared block :class:`workers.counters.JobCounter` counts into (``--metrics-port``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
     _die_with_parent(config.parent_pid)
@@ -62,7 +66,7 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: early_stop.append(signum))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        worker = _build(config, slot)
+        worker = _build(config, slot, counts)
     except Exception as exc:  # noqa: BLE001 - any start failure becomes one line for the supervisor
         slot.error = f"{type(exc).__name__}: {exc}".encode()[:500]
         log.error("worker %s could not start: %s: %s", config.name, type(exc).__name__, exc)
@@ -78,11 +82,12 @@ def main(config: ChildConfig, slot: ChildSlot) -> None:
     os._exit(ExitCode.RECYCLE if recycle else ExitCode.OK)
 
 
-def _build(config: ChildConfig, slot: ChildSlot) -> BatchWorker:
+def _build(config: ChildConfig, slot: ChildSlot, counts: Any) -> BatchWorker:
     worker_class = worker_class_of(config.worker_class)
     connection = connect(config.url)
+    counting = [] if counts is None else [JobCounter(counts, config.queues)]
     worker = worker_class(list(config.queues), name=config.name, connection=connection,
-                          serializer=config.serializer, slot=slot, hooks=hooks.load(config.hooks),
+                          serializer=config.serializer, slot=slot, hooks=[*counting, *hooks.load(config.hooks)],
                           prepare_for_work=False)
     worker.install_child_signals()
     backoff = Backoff(first=0.2)

@@ -64,9 +64,14 @@ def cli() -> None:
               help="RQ serializer of the jobs (must match the producers').")
 @click.option("--path", "paths", multiple=True, default=["."], show_default=True, metavar="DIR",
               help="Directory put first on sys.path, so job functions' modules import (as rq worker --path).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, metavar="PORT",
+              help="Serve Prometheus metrics on http://HOST:PORT/metrics (off unless given; docs/monitoring.md).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              help="Address the metrics listen on; 0.0.0.0 exposes them to the network.")
 def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
               max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
-              hooks: tuple[str, ...], log_level: str, serializer: str, paths: tuple[str, ...]) -> None:
+              hooks: tuple[str, ...], log_level: str, serializer: str, paths: tuple[str, ...],
+              metrics_port: int | None, metrics_host: str) -> None:
     """Run N RQ worker processes; restart dead ones and re-run the jobs they held.
 
     SIGTERM or Ctrl-C: take no new jobs, let running ones finish (--shutdown-timeout), put the
@@ -83,7 +88,7 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
                               timeout_grace_s=timeout_grace,
                               worker_class=worker_class, hooks=hooks, serializer=serializer,
-                              log_level=log_level.upper())
+                              log_level=log_level.upper(), metrics_port=metrics_port, metrics_host=metrics_host)
     try:
         code = Supervisor(config).run()
     except StartFailed as exc:

@@ -40,11 +40,12 @@ CLAIM_TTL_S = 30
 @dataclass(frozen=True)
 class Requeued:
     """What happened to one held job: ``requeued``, ``lost`` (given up), ``timed out``, ``unreadable``
-    (failed: its hash does not load) or ``settled``."""
+    (failed: its hash does not load) or ``settled``; ``queue``: its queue, when its record says."""
 
     job_id: str
     action: str
     losses: int = 0
+    queue: str = ""
 
 
 def recover_worker(
@@ -105,7 +106,7 @@ def _settle_held(pipe: Any, job_id: str, job: Job | Unreadable | None, worker_na
     if isinstance(job, Unreadable):  # re-queueing it would only bring it back here: fail it
         drop_started(pipe, job.job, worker_name)
         fail_unrun(pipe, job.job, job.exc_string, job.failure)
-        return Requeued(job_id, "unreadable")
+        return Requeued(job_id, "unreadable", queue=job.job.origin or "")
     drop_started(pipe, job, worker_name)
     if state.is_settled(job):
         return Requeued(job_id, "settled")
@@ -113,10 +114,10 @@ def _settle_held(pipe: Any, job_id: str, job: Job | Unreadable | None, worker_na
         loss.job_id = job_id
     if job_id != loss.job_id:
         loss.back.append(job)
-        return Requeued(job_id, "requeued")
+        return Requeued(job_id, "requeued", queue=job.origin)
     if loss.timed_out:
         fail_unrun(pipe, job, f"rq.timeouts.JobTimeoutException: {loss.reason}")
-        return Requeued(job_id, "timed out")
+        return Requeued(job_id, "timed out", queue=job.origin)
     return _charge_loss(job, pipe, loss.reason, loss.max_losses, loss.back)
 
 
@@ -138,10 +139,10 @@ def _charge_loss(job: Job, pipe: Any, reason: str, default_max: int, back: list[
         text = f"lost {losses} times: {reason}"
         marker = markers.mark_lost(job.meta, text)
         fail_unrun(pipe, job, markers.LOST_EXC_PREFIX + text, marker)
-        return Requeued(job.id, "lost", losses)
+        return Requeued(job.id, "lost", losses, job.origin)
     save_meta(pipe, job)
     back.append(job)
-    return Requeued(job.id, "requeued", losses)
+    return Requeued(job.id, "requeued", losses, job.origin)
 
 
 def lost_supervisors(connection: redis.Redis) -> list[str]:

@@ -31,6 +31,7 @@ from . import recovery
 from .child import ChildConfig
 from .child import main as child_main
 from .exit_codes import ExitCode
+from .metrics import Metrics, NoMetrics
 from .scheduling import ScheduledJobs
 from .worker import ChildSlot
 
@@ -63,6 +64,9 @@ class SupervisorConfig:
     timeout_grace_s: float = 10.0
     #: Dotted paths of :class:`workers.hooks.Hook` classes every worker runs.
     hooks: tuple[str, ...] = ()
+    #: Serve Prometheus metrics on this port (None: off) and address (see :mod:`workers.metrics`).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 class StartFailed(Exception):
@@ -99,6 +103,7 @@ class Supervisor:
         self._unrecovered: list[tuple[str, str | None, str, bool]] = []
         self._next_beat = self._next_scan = self._next_schedule = 0.0
         self._scheduled = ScheduledJobs(self.connection, config.queues, config.serializer, config.log_level)
+        self.metrics = NoMetrics() if config.metrics_port is None else Metrics(config.url, config.queues, self._ctx)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -116,6 +121,13 @@ class Supervisor:
     def run(self) -> int:
         """Supervise until a signal (or, with ``--burst``, until the queues are empty); exit code."""
         self._install_signals()
+        self.metrics.serve(self.config.metrics_host, self.config.metrics_port or 0)
+        try:
+            return self._run()
+        finally:
+            self.metrics.close()
+
+    def _run(self) -> int:
         if not self._wait_for_redis():
             return 0
         log.info("supervisor %s: %d workers on %s, queues %s", self.id, len(self.children),
@@ -194,6 +206,7 @@ class Supervisor:
         child.generation += 1
         child.name = f"{self.id}.{child.index}.{child.generation}"
         child.slot = self._ctx.RawValue(ChildSlot)
+        counts = self.metrics.block_for(child.index, child.slot, child.generation > 1)
         config = ChildConfig(url=self.config.url, queues=self.config.queues, name=child.name,
                              worker_class=self.config.worker_class, serializer=self.config.serializer,
                              burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
@@ -205,7 +218,7 @@ class Supervisor:
         # Signals stay blocked while the child starts, so it never runs our handlers.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            child.process = self._ctx.Process(target=child_main, args=(config, child.slot), name=child.name,
+            child.process = self._ctx.Process(target=child_main, args=(config, child.slot, counts), name=child.name,
                                               daemon=False)
             child.process.start()
         finally:
@@ -219,6 +232,7 @@ class Supervisor:
         process, slot = child.process, child.slot
         assert process is not None and slot is not None
         process.join(0)
+        self.metrics.child_ended(child.index)
         code = process.exitcode
         running = slot.running.decode() or None
         timed_out, child.timed_out_job = child.timed_out_job, None
@@ -268,9 +282,10 @@ class Supervisor:
         waiting, self._unrecovered = self._unrecovered, []
         for name, running, reason, timed_out in waiting:
             try:
-                recovery.recover_worker(self.connection, name, lost_job_id=running, reason=reason,
-                                        max_losses=self.config.max_losses, serializer=self.config.serializer,
-                                        claimer=self.id, timed_out=timed_out)
+                events = recovery.recover_worker(self.connection, name, lost_job_id=running, reason=reason,
+                                                 max_losses=self.config.max_losses, serializer=self.config.serializer,
+                                                 claimer=self.id, timed_out=timed_out)
+                self.metrics.recovered(events)
                 self.connection.srem(keys.supervisor_workers(self.id), name)
             except TRANSIENT_ERRORS as exc:
                 log.warning("cannot re-queue jobs of worker %s yet (%s); will retry", name, type(exc).__name__)
@@ -311,8 +326,8 @@ class Supervisor:
         try:
             for sid in recovery.lost_supervisors(self.connection):
                 if sid != self.id:
-                    recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
-                                          serializer=self.config.serializer, claimer=self.id)
+                    self.metrics.recovered(recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
+                                                      serializer=self.config.serializer, claimer=self.id))
         except TRANSIENT_ERRORS as exc:
             log.debug("lost-host scan skipped: %s", exc)
 
@@ -349,6 +364,7 @@ class Supervisor:
                         child.name, child.process.pid)
             _signal(child.process, signal.SIGKILL)
             child.process.join(10)
+            self.metrics.child_ended(child.index)
             child.process = None
             child.restart_at = None
             self._unrecovered.append((child.name, None, "stopped by shutdown", False))

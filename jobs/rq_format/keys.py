@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from rq.results import Result
 
 #: RQ's key prefixes (``rq:job:``, ``rq:queue:``, ``rq:wip:``), as the Lua scripts need them.
@@ -52,6 +58,10 @@ def failed_registry(queue_name: str) -> str:
 
 def scheduled_registry(queue_name: str) -> str:
     return ScheduledJobRegistry.key_template.format(queue_name)
+
+
+def deferred_registry(queue_name: str) -> str:
+    return DeferredJobRegistry.key_template.format(queue_name)
 
 
 def started_member(job_id: str, worker_name: str) -> str:
