@@ -10,8 +10,11 @@ import signal
 import socket
 
 import pytest
+import redis
+from rq import Queue
 
 import jobs
+from jobs.rq_format import reads
 from tests import jobs as job_functions
 from tests.metrics_helpers import Prometheus, jobs_total, prometheus_path, sample, scrape
 from tests.redis_server import free_port
@@ -135,3 +138,22 @@ def test_a_real_prometheus_scraping_two_supervisors_sums_the_jobs_they_ran(redis
                    "30 finished in Prometheus")
         assert prometheus.value('sum(jobfleet_jobs_total{status="failed"})') == 2
         assert prometheus.value('sum(jobfleet_workers)') == 2
+
+
+def test_reading_the_queue_states_costs_three_round_trips_whatever_the_queues_hold(client, monkeypatch):
+    # Given a client that counts its round trips (one per command, one per pipeline)
+    trips = []
+    plain, pipelined = redis.Redis.execute_command, redis.client.Pipeline.execute
+    monkeypatch.setattr(redis.Redis, "execute_command", lambda self, *a, **k: trips.append(a[0]) or plain(self, *a, **k))
+    monkeypatch.setattr(redis.client.Pipeline, "execute", lambda self, *a, **k: trips.append("pipeline") or pipelined(self, *a, **k))
+    small, large = Queue("small", connection=client), Queue("large", connection=client)
+    small.enqueue(job_functions.square, 1)
+    for i in range(300):
+        large.enqueue(job_functions.square, i)
+    # When the queue states are read
+    trips.clear()
+    states = {s.name: s for s in reads.queue_states(client)}
+    # Then it took three round trips for 301 jobs in two queues
+    assert trips == ["SMEMBERS", "pipeline", "pipeline"]
+    assert states["large"].counts == {"queued": 300, "started": 0, "scheduled": 0, "deferred": 0, "failed": 0}
+    assert states["small"].counts["queued"] == 1 and states["small"].oldest_queued_age_s >= 0

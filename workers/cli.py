@@ -103,9 +103,10 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
 
 @cli.command()
 @_URL
-def status(url: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema: docs/status.schema.json).")
+def status(url: str, as_json: bool) -> None:
     """Show supervisors and hosts, each worker and its current job, queue depths, failed and lost counts."""
-    from .status import collect, render
+    from .status import collect, render, to_json
 
     _check_redis_url(url)
     from jobs.backends.redis_errors import translated
@@ -114,7 +115,8 @@ def status(url: str) -> None:
     connection = connect(url)
     try:
         with translated(describe_server(connection)):
-            text = render(collect(connection))
+            report = collect(connection)
+            text = to_json(report) if as_json else render(report)
     except JobsError as exc:
         _fail(str(exc), ExitCode.ERROR)
     click.echo(text)

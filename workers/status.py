@@ -5,6 +5,8 @@ Read-only (see :mod:`jobs.rq_format.reads`): it never cleans registries.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -70,6 +72,15 @@ def _workers(connection: redis.Redis) -> list[WorkerReport]:
         out.append(WorkerReport(worker.name, worker.get_state(), worker.hostname or "?", worker.pid, current, held,
                                 worker.successful_job_count, worker.failed_job_count))
     return out
+
+
+#: Bumped when a field changes meaning or goes away (new fields may appear in any version).
+JSON_VERSION = 1
+
+
+def to_json(status: FleetReport) -> str:
+    """The same picture for programs: the schema is ``docs/status.schema.json``."""
+    return json.dumps({"version": JSON_VERSION, "generated_at": time.time(), **dataclasses.asdict(status)}, indent=2)
 
 
 def render(status: FleetReport) -> str:
