@@ -15,6 +15,8 @@ EXPECTED = {
     "squares": "[1, 4, 9, 16, 25]",
     "four_numbers": "results: [0, 1, 2, 3]",
     "hello": "the worker answered: hello bob",
+    "watch": "long job ended at Progress(done=20, total=20, message='resized image 20')\n"
+             "failed job: ConnectionError: cannot reach http://example.invalid/: connection refused",
 }
 
 
