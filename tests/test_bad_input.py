@@ -125,6 +125,12 @@ ROWS = [
         "chunksize must be a whole number >= 1, not 0"),
     Row("q.map(square, [1, 2], timeout=-1)", lambda q, j: q.map(square, [1, 2], timeout=-1), jobs.ConfigError,
         "timeout must be a positive number of seconds up to 2147483647, not -1"),
+    Row('q.map(square, [1, 2], progress="yes")', lambda q, j: q.map(square, [1, 2], progress="yes"), jobs.ConfigError,
+        "progress must be True or False, not 'yes'"),
+    Row("jobs.report_progress(-1)", lambda q, j: jobs.report_progress(-1), jobs.ConfigError,
+        "report_progress: done must be a finite number >= 0, not -1"),
+    Row('jobs.report_progress(1, 2, message=3)', lambda q, j: jobs.report_progress(1, 2, message=3), jobs.ConfigError,
+        "report_progress: message must be a str or None, not int"),
     Row('Queue(url, serializer="json").map(square, [1, {2}])', lambda q, j: j.map(square, [1, {2}]),
         jobs.SerializationError, "item 1 of the map cannot be serialized with json: TypeError: Object of type set is not "
         "JSON serializable (JSON carries only dicts, lists, strings, numbers, booleans and None)"),
@@ -197,6 +203,8 @@ CLI_ROWS = [
      "Error: Invalid value for '--shutdown-timeout': -1.0 is not in the range x>=0."),
     ("workers supervise --url redis://h/0 --shutdown-timeout nan",
      "Error: Invalid value for '--shutdown-timeout': 'nan' is not a finite number of seconds."),
+    ("workers supervise --url redis://h/0 --metrics-port 0",
+     "Error: Invalid value for '--metrics-port': 0 is not in the range 1<=x<=65535."),
     ("workers status --url local://2",
      "workers: error: 'local://2' is not a Redis URL: workers need redis://, rediss:// or unix://"),
 ]

@@ -56,11 +56,6 @@ def test_a_failing_map_closes_its_bar_where_it_stopped(queue, capfd):
     assert re.search(r" [0-3]/6 \[", last_bar(err)), err
 
 
-def test_progress_must_be_a_bool():
-    with jobs.Queue("local://1") as q, pytest.raises(jobs.ConfigError, match="progress must be True or False, not 'yes'"):
-        q.map(square, [1], progress="yes")  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("queue", ALL, indirect=True)
 def test_a_job_s_progress_is_seen_from_the_client_while_it_runs(queue, tmp_path):
     # Given a job that reports 5 of 10, then waits for a gate
