@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -11,7 +15,7 @@ import jobs
 from jobs.backends.base import RunsInProcess
 from jobs.progress import MIN_INTERVAL_S, Throttle
 from tests.jobs import add, fail_on_three, report_in_a_tight_loop, report_then_wait, square
-from tests.supervisor_helpers import wait_until
+from tests.supervisor_helpers import ROOT, alive, child_pids, wait_until
 from tests.test_contract import ALL, queue  # noqa: F401 - the fixture, one queue per backend
 
 
@@ -120,3 +124,29 @@ def test_the_rate_limit_lets_through_the_first_the_final_and_one_report_per_inte
     assert allowed.count(True) == 4 and allowed[0] and allowed[-1]
     # And another job's first report is not held back by this one's
     assert throttle.allow("other job", jobs.Progress(1, 300))
+
+
+def test_ctrl_c_during_a_map_with_a_bar_closes_the_bar_and_stops_the_workers(tmp_path):
+    # Given a program mapping 200 slow items on local://2 with a bar
+    program = ("import jobs\nfrom tests.jobs import sleep_then\n"
+               "with jobs.Queue('local://2') as q:\n    q.map(sleep_then, [0.05] * 200, chunksize=1, progress=True)\n")
+    stderr = tmp_path / "stderr"
+    with open(stderr, "w") as sink:
+        process = subprocess.Popen([sys.executable, "-c", program], cwd=ROOT, stderr=sink, start_new_session=True)
+    try:
+        wait_until(lambda: re.search(r" [1-9]\d*/200 \[", stderr.read_text()), what="the bar moving")
+        workers = child_pids(process.pid)
+        # When Ctrl-C reaches it
+        os.kill(process.pid, signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    # Then it dies of the SIGINT (as Python does on KeyboardInterrupt), after a bar that was closed short of the end (ended by a newline)
+    text = stderr.read_text()
+    assert process.returncode == -signal.SIGINT and text.rstrip().endswith("KeyboardInterrupt"), text
+    bar = text.split("Traceback")[0]
+    assert bar.endswith("\n") and "200/200" not in bar, bar
+    # And its worker processes are gone
+    wait_until(lambda: not any(alive(pid) for pid in workers), 30, what="workers gone")

@@ -56,6 +56,7 @@ def test_the_public_api_is_what_the_readme_documents():
     assert sorted(jobs.__all__) == sorted([
         "Queue", "Job", "JobOptions", "JobStatus", "redact", "JobsError", "ConfigError", "BackendUnavailable",
         "SerializationError", "JobFailed", "JobLost", "JobCanceled", "JobNotFound", "ResultTimeout",
+        "Progress", "report_progress",
     ])
     for name in jobs.__all__:
         assert getattr(jobs, name)
