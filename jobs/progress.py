@@ -17,13 +17,17 @@ dropped; the next one after it carries the newer figures.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .backends.redis_errors import TRANSIENT_ERRORS
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Progress", "report_progress", "MIN_INTERVAL_S"]
 
@@ -75,8 +79,9 @@ def set_local_sink(sink: Callable[[Progress], bool] | None) -> None:
 def report_progress(done: float, total: float | None = None, message: str | None = None) -> bool:
     """Tell whoever watches this job how far it got; call it as often as you like.
 
-    Returns True inside a job (the report is sent, or dropped by the rate limit because a newer
-    one follows), False outside one, where it does nothing. Raises :class:`jobs.ConfigError`
+    Returns True inside a job (the report is sent, or dropped by the rate limit, or not stored
+    because Redis is unreachable: a report never fails the job), False outside one, where it
+    does nothing. Raises :class:`jobs.ConfigError`
     for a ``done`` or ``total`` that is not a finite number >= 0, or a non-str ``message``.
     """
     progress = checked(done, total, message)
@@ -90,7 +95,10 @@ def report_progress(done: float, total: float | None = None, message: str | None
     if _redis_throttle.allow(job.id, progress):
         from .rq_format.progress import write
 
-        write(job, progress)
+        try:
+            write(job, progress)
+        except TRANSIENT_ERRORS as exc:  # a report must never fail the job that makes it
+            log.warning("job %s: progress report not stored (Redis: %s)", job.id, type(exc).__name__)
     return True
 
 
