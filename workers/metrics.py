@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry as Collectors  # tests/test_structure.py reads "Registry(" as RQ's
+from prometheus_client import CollectorRegistry as Collectors  # a call of *Registry is RQ's to tests/test_structure
 from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 

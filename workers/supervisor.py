@@ -326,8 +326,9 @@ class Supervisor:
         try:
             for sid in recovery.lost_supervisors(self.connection):
                 if sid != self.id:
-                    self.metrics.recovered(recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
-                                                      serializer=self.config.serializer, claimer=self.id))
+                    events = recovery.recover_host(self.connection, sid, max_losses=self.config.max_losses,
+                                                   serializer=self.config.serializer, claimer=self.id)
+                    self.metrics.recovered(events)
         except TRANSIENT_ERRORS as exc:
             log.debug("lost-host scan skipped: %s", exc)
 
