@@ -7,7 +7,9 @@ started on a free port with its data in a temporary directory and stopped by its
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import urllib.parse
@@ -33,6 +35,27 @@ def sample(samples: dict, name: str, **labels: str) -> float | None:
 
 def jobs_total(port: int, status: str, queue: str = "default") -> float | None:
     return sample(scrape(port), "jobfleet_jobs_total", queue=queue, status=status)
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """The (IPv4 address, port) pairs process ``pid`` listens on, from /proc (Linux)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    found = set()
+    with open("/proc/net/tcp") as table:
+        for row in list(table)[1:]:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.add((socket.inet_ntoa(bytes.fromhex(address)[::-1]), int(port, 16)))
+    return found
 
 
 def prometheus_path() -> str | None:

@@ -16,7 +16,7 @@ from rq import Queue
 import jobs
 from jobs.rq_format import reads
 from tests import jobs as job_functions
-from tests.metrics_helpers import Prometheus, jobs_total, prometheus_path, sample, scrape
+from tests.metrics_helpers import Prometheus, jobs_total, listening, prometheus_path, sample, scrape
 from tests.redis_server import free_port
 from tests.supervisor_helpers import Supervise, wait_until
 from tests.test_workers_cli import workers
@@ -105,7 +105,19 @@ def test_a_sigkilled_worker_s_finished_jobs_stay_counted_and_losses_are_counted(
         assert sample(samples, "jobfleet_worker_restarts_total") == 3
 
 
-def test_metrics_are_off_unless_asked_and_a_taken_port_is_one_line(redis_url):
+def test_metrics_are_off_unless_asked_and_on_loopback_unless_told(redis_url):
+    # Given a supervisor without --metrics-port and one with it
+    plain = Supervise(redis_url, "-n", "1", "--log-level", "info")
+    metered, port = supervise_with_metrics(redis_url, "-n", "1")
+    with plain, metered:
+        plain.wait_children(1)
+        wait_until(lambda: "started (pid" in plain.output(), what="the plain supervisor's worker")
+        # Then the first listens on no port at all, the second on 127.0.0.1 only
+        assert listening(plain.pid) == set()
+        assert listening(metered.pid) == {("127.0.0.1", port)}
+
+
+def test_a_taken_metrics_port_stops_the_supervisor_in_one_line(redis_url):
     # Given a port something else listens on
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
