@@ -122,3 +122,35 @@ def ignore_timeout(seconds):
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     time.sleep(seconds)
     return "should not finish"
+
+
+def gate_or_mark(task):
+    """For the prefetch tests, one function for both kinds of item (a map runs one function).
+
+    ``("mark", directory, name)`` leaves a marker file and returns ``name``;
+    ``("gate", directory, count, timeout_s)`` waits until ``count`` markers exist and returns
+    ``"opened"``, or ``"shut: N of count"`` when they did not all appear within ``timeout_s``
+    (so a job stuck behind the gate shows as a wrong answer, not as a hang).
+    """
+    kind, directory = task[0], task[1]
+    if kind == "mark":
+        with open(os.path.join(directory, f"{task[2]}.done"), "w"):
+            pass
+        return task[2]
+    count, timeout_s = task[2], task[3]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = sum(name.endswith(".done") for name in os.listdir(directory))
+        if found >= count:
+            return "opened"
+        if time.monotonic() > deadline:
+            return f"shut: {found} of {count}"
+        time.sleep(0.01)
+
+
+def append_run(path, value, seconds=0.0):
+    """Sleep ``seconds``, then append ``value`` as one line to ``path`` (O_APPEND: runs never interleave)."""
+    time.sleep(seconds)
+    with open(path, "a") as fh:
+        fh.write(f"{value}\n")
+    return value
