@@ -13,12 +13,12 @@ import pytest
 
 import jobs
 from tests.conftest import _no_redis
-from tests.jobs import sleep_then, square
+from tests.faults import map_through
+from tests.jobs import square
 from tests.redis_server import redis_server_path, start_redis
 from tests.supervisor_helpers import Supervise, wait_until
 
 JOBS = 5_000
-FINISHED = "rq:finished:default"
 
 
 @pytest.fixture
@@ -31,31 +31,14 @@ def aof_server():
     server.close()
 
 
-def _restart_when(server, finished_at_least: int, done: threading.Event) -> threading.Thread:
-    def restart() -> None:
-        client = server.client()
-        wait_until(lambda: client.zcard(FINISHED) >= finished_at_least, timeout=60, what="jobs finishing")
-        client.close()
-        server.restart()  # SIGTERM: Redis writes the AOF and exits; the same port again
-        done.set()
-    thread = threading.Thread(target=restart, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_a_graceful_redis_restart_loses_none_of_5000_jobs_and_waiting_clients_ride_it_out(aof_server):
     with Supervise(aof_server.url, "-n", "2", "--log-level", "warning") as sup, jobs.Queue(aof_server.url) as q:
         sup.wait_children(2)
-        # Given a client blocked in result() on a job that ends after the restart
-        restarted = threading.Event()
-        lone = q.enqueue(sleep_then, 0, "after")
-        assert lone.result(timeout=30) == "after"
-        # When Redis restarts gracefully while 5,000 jobs are in flight and a map waits on them
-        thread = _restart_when(aof_server, 500, restarted)
-        values = q.starmap(sleep_then, [(0.002, i) for i in range(JOBS)], timeout=180)
-        thread.join(30)
-        # Then the restart happened mid-map, and every job finished with its own result
-        assert restarted.is_set()
+        # When Redis restarts gracefully (SIGTERM: it writes the AOF and exits; then the same
+        # port again) while 5,000 jobs are in flight and a map waits on them
+        values = map_through(q, aof_server.client, aof_server.restart,
+                             count=JOBS, strike_after=500, job_seconds=0.002, timeout=180)
+        # Then every job finished with its own result
         assert values == list(range(JOBS))
         # And a job enqueued after the restart runs, its client reading the result as usual
         assert q.enqueue(square, 12).result(timeout=30) == 144

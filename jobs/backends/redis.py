@@ -19,12 +19,13 @@ from rq import Retry
 from rq.job import Job
 
 from ..backoff import Backoff
-from ..errors import ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
+from ..errors import BackendUnavailable, ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
 from ..functions import importable_name
 from ..options import JobOptions
 from ..rq_format import results
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
+from ..sentinel import durability_of
 from ..status import WAITING, JobStatus
 from ..urls import connect, describe_server, redact
 from .base import Backend, MapCall
@@ -78,7 +79,19 @@ class RedisBackend(Backend):
             with self._client.pipeline() as pipe:
                 self._queue.enqueue_job(job, pipeline=pipe)
                 pipe.execute()
+            self._confirm_replicated(f"job {job.id}")
         return job.id, None
+
+    def _confirm_replicated(self, what: str) -> None:
+        """With ``?wait_replicas=N``: raise unless N replicas have what was just written."""
+        durability = durability_of(self._client)
+        if durability is None:
+            return
+        confirmed = durability.wait(self._client)
+        if confirmed < durability.replicas:
+            raise BackendUnavailable(
+                f"{what} is on the primary at {self._server}, but only {confirmed} of {durability.replicas} replica(s) "
+                f"confirmed it within {durability.timeout_s} s: it is lost if the primary fails now; check the replicas")
 
     def _create_job(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Job:
         meta = {MAX_LOSSES: options.max_losses} if options.max_losses else None
@@ -179,7 +192,9 @@ class RedisBackend(Backend):
         template = self._create_job(func, calls[0][0], calls[0][1], JobOptions())
         template.origin = self._queue.name
         with translated(self._server):
-            return enqueue_prepared(self._queue, template, func_name, calls, blobs)
+            ids = enqueue_prepared(self._queue, template, func_name, calls, blobs)
+            self._confirm_replicated(f"{len(ids)} jobs of a map")
+        return ids
 
     # -- waiting ------------------------------------------------------------------------------
 
