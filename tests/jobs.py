@@ -154,3 +154,30 @@ def append_run(path, value, seconds=0.0):
     with open(path, "a") as fh:
         fh.write(f"{value}\n")
     return value
+
+
+_count_clients: dict = {}
+
+
+def count_run(url, key, index, seconds=0.0):
+    """Add one to ``key``'s field ``index`` (HINCRBY) as the job begins, sleep, return ``index``.
+
+    The count survives the job's worker being killed, so a test sees every run, including the
+    ones that died. A Redis restart while it counts is ridden out (up to 30 s), not a failure.
+    """
+    import redis
+
+    client = _count_clients.get(url)
+    if client is None:
+        client = _count_clients[url] = redis.Redis.from_url(url, socket_timeout=10)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.hincrby(key, str(index), 1)
+            break
+        except (redis.ConnectionError, redis.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    time.sleep(seconds)
+    return index
