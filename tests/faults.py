@@ -8,10 +8,11 @@ from collections.abc import Callable
 import redis
 
 import jobs
+from jobs.rq_format import keys
 from tests.jobs import sleep_then
 from tests.supervisor_helpers import wait_until
 
-FINISHED = "rq:finished:default"
+FINISHED = keys.finished_registry("default")
 
 
 def map_through(queue: jobs.Queue, observe: Callable[[], redis.Redis], fault: Callable[[], None], *,

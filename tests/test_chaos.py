@@ -25,6 +25,7 @@ import redis
 import rq
 
 import jobs
+from jobs.rq_format import keys
 from jobs.rq_format import markers as meta
 from tests import jobs as test_jobs
 from tests.cluster_fixtures import host_env, network  # noqa: F401
@@ -83,7 +84,7 @@ class Chaos:
 
 
 def _ended_at(client, job_id: str) -> float:
-    raw = client.hget(f"rq:job:{job_id}", "ended_at").decode()
+    raw = client.hget(keys.job(job_id), "ended_at").decode()
     return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
@@ -110,7 +111,7 @@ def test_every_job_survives_child_kills_a_host_kill_and_a_redis_restart_at_once(
         finally:
             chaos.stop.set()
             chaos.thread.join(30)
-        ids = [job_id.decode() for job_id in client.zrange("rq:finished:chaos", 0, -1)]
+        ids = [job_id.decode() for job_id in client.zrange(keys.finished_registry("chaos"), 0, -1)]
     # Then every job finished with its own value, after all three faults struck
     assert values == list(range(JOBS))
     assert chaos.restarted and "b" not in supervisors and len(chaos.kills) > 5

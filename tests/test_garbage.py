@@ -111,4 +111,4 @@ def test_a_queue_key_of_the_wrong_type_is_logged_and_the_other_queues_are_served
         wait_until(lambda: all(j.get_status(refresh=True) == JobStatus.FINISHED for j in good), timeout=30,
                    what="the good queue's jobs")
         assert sup.children() == [pid], sup.output()
-        assert "rq:queue:broken" in sup.output()
+        assert keys.queue("broken") in sup.output()

@@ -12,6 +12,7 @@ import threading
 import pytest
 
 import jobs
+from jobs.rq_format import keys
 from tests.conftest import _no_redis
 from tests.faults import map_through
 from tests.jobs import square
@@ -84,7 +85,7 @@ def test_an_enqueue_while_redis_is_down_raises_backend_unavailable_and_writes_no
         # Then, Redis back, nothing of them was written
         aof_server.restart()
         assert sorted(client.keys("*")) == before
-        assert client.llen("rq:queue:default") == 1
+        assert client.llen(keys.queue("default")) == 1
         client.close()
 
 
