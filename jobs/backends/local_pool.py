@@ -4,7 +4,11 @@ One dispatcher thread owns the worker processes. It sends calls in batches sized
 (many tiny calls travel together; long calls go one at a time), reads results, and watches
 every child's sentinel. When a child dies the call it was running (known from shared memory)
 counts one loss and goes back on the queue; calls it had not started go back without a loss.
-A call lost ``max_losses`` times ends as lost instead of killing workers for ever.
+A call lost ``max_losses`` times ends as lost instead of killing workers for ever. When a
+worker is idle and nothing waits, the calls a busy worker holds behind its running one are
+taken back and given to the idle one (``_steal``), so a long call never holds back the others
+(``tests/test_prefetch.py``: ``imap_unordered`` of one 3-second call and 40 short ones finished
+the short ones behind the long one before).
 
 Callers never touch the processes: they append to ``pending`` and wait on ``done``.
 """
