@@ -135,13 +135,17 @@ class Queue:
 
     def imap(self, func: Callable[..., Any], iterable: Iterable[Any],
             *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> Iterator[Any]:
-        """Results in order, each as soon as it and those before it are done."""
-        return self._imap(func, iterable, chunksize, timeout, progress, ordered=True, star=False)
+        """Results in order, each as soon as it and those before it are done.
+
+        One item per job unless ``chunksize`` says otherwise, as ``Pool.imap``: an item is never
+        stuck in a chunk behind a long one while a worker idles (``map`` chunks by default).
+        """
+        return self._imap(func, iterable, 1 if chunksize is None else chunksize, timeout, progress, ordered=True, star=False)
 
     def imap_unordered(self, func: Callable[..., Any], iterable: Iterable[Any],
             *, chunksize: int | None = None, timeout: float | None = None, progress: bool = False) -> Iterator[Any]:
-        """Results in the order they finish."""
-        return self._imap(func, iterable, chunksize, timeout, progress, ordered=False, star=False)
+        """Results in the order they finish; one item per job by default, as :meth:`imap`."""
+        return self._imap(func, iterable, 1 if chunksize is None else chunksize, timeout, progress, ordered=False, star=False)
 
     def _imap(self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None, timeout: float | None,
             progress: bool, *, ordered: bool, star: bool) -> Iterator[Any]:

@@ -8,6 +8,11 @@ Valid schemes::
     rediss://...        the same over TLS (ssl_ca_certs=, ssl_cert_reqs=, ssl_certfile=, ...)
     unix:///path/to/redis.sock[?db=0]
     fakeredis://[name]  an in-memory Redis inside this process, for tests
+    redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]
+                        the primary the sentinels name, followed after a failover (jobs.sentinel)
+
+``?wait_replicas=N&wait_timeout=S`` on a Redis URL waits for N replicas after each write that
+must survive a failover (:class:`jobs.sentinel.Durability`).
 
 Query options are read by redis-py exactly as ``redis.Redis.from_url`` reads them.
 """
@@ -22,13 +27,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis
 
+from . import sentinel
 from .errors import ConfigError
 from .url_options import check_options
 
 __all__ = ["LocalTarget", "RedisTarget", "parse", "redact", "connect", "SCHEMES", "DEFAULT_SOCKET_TIMEOUT"]
 
-SCHEMES = ("local", "redis", "rediss", "unix", "fakeredis")
-_SCHEMES_TEXT = "local://[N], redis://host:port/db, rediss://host:port/db, unix:///path.sock, fakeredis://"
+SCHEMES = ("local", "redis", "rediss", "unix", "fakeredis", sentinel.SCHEME)
+_SCHEMES_TEXT = ("local://[N], redis://host:port/db, rediss://host:port/db, unix:///path.sock, fakeredis://, "
+                 "redis+sentinel://host:port[,host:port]/service_name")
 #: Seconds a Redis connect or reply may take before we call Redis unavailable (a URL may override it).
 DEFAULT_SOCKET_TIMEOUT = 5.0
 #: More local worker processes than this is certainly a typo.
@@ -99,7 +106,11 @@ def parse(url: str | None) -> LocalTarget | RedisTarget:
         return LocalTarget(_local_processes(url, rest))
     if scheme == "fakeredis":
         return RedisTarget(url)
-    _check_redis_url(url)
+    clean, _ = sentinel.split_durability(url, redact(url))
+    if scheme == sentinel.SCHEME:
+        sentinel.parse_sentinel(clean, redact(url))
+    else:
+        _check_redis_url(clean)
     return RedisTarget(url)
 
 
@@ -165,19 +176,28 @@ def connect(url: str) -> redis.Redis:
             if server is None:
                 server = _fake_servers[name] = fakeredis.FakeServer()
         return fakeredis.FakeRedis(server=server)
+    clean, durability = sentinel.split_durability(url, redact(url))
     try:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=DEFAULT_SOCKET_TIMEOUT,
-            socket_connect_timeout=DEFAULT_SOCKET_TIMEOUT,
-            health_check_interval=30,
-        )
+        if clean.lower().startswith(sentinel.SCHEME + ":"):
+            client = sentinel.connect_sentinel(sentinel.parse_sentinel(clean, redact(url)), DEFAULT_SOCKET_TIMEOUT)
+        else:
+            client = redis.Redis.from_url(
+                clean,
+                socket_timeout=DEFAULT_SOCKET_TIMEOUT,
+                socket_connect_timeout=DEFAULT_SOCKET_TIMEOUT,
+                health_check_interval=30,
+            )
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"bad Redis URL {redact(url)!r}: {_scrub(str(exc), url)}") from None
+    sentinel.remember_durability(client, durability)
+    return client
 
 
 def describe_server(client: redis.Redis) -> str:
     """``host:port`` (or the socket path) of a client, for error messages; never credentials."""
+    managed = sentinel.describe(client)
+    if managed:
+        return managed
     kwargs = client.connection_pool.connection_kwargs
     if kwargs.get("path"):
         return str(kwargs["path"])

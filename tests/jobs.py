@@ -153,3 +153,60 @@ def report_in_a_tight_loop(n):
     for i in range(1, n + 1):
         jobs.report_progress(i, n)
     return n
+def gate_or_mark(task):
+    """For the prefetch tests, one function for both kinds of item (a map runs one function).
+
+    ``("mark", directory, name)`` leaves a marker file and returns ``name``;
+    ``("gate", directory, count, timeout_s)`` waits until ``count`` markers exist and returns
+    ``"opened"``, or ``"shut: N of count"`` when they did not all appear within ``timeout_s``
+    (so a job stuck behind the gate shows as a wrong answer, not as a hang).
+    """
+    kind, directory = task[0], task[1]
+    if kind == "mark":
+        with open(os.path.join(directory, f"{task[2]}.done"), "w"):
+            pass
+        return task[2]
+    count, timeout_s = task[2], task[3]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = sum(name.endswith(".done") for name in os.listdir(directory))
+        if found >= count:
+            return "opened"
+        if time.monotonic() > deadline:
+            return f"shut: {found} of {count}"
+        time.sleep(0.01)
+
+
+def append_run(path, value, seconds=0.0):
+    """Sleep ``seconds``, then append ``value`` as one line to ``path`` (O_APPEND: runs never interleave)."""
+    time.sleep(seconds)
+    with open(path, "a") as fh:
+        fh.write(f"{value}\n")
+    return value
+
+
+_count_clients: dict = {}
+
+
+def count_run(url, key, index, seconds=0.0):
+    """Add one to ``key``'s field ``index`` (HINCRBY) as the job begins, sleep, return ``index``.
+
+    The count survives the job's worker being killed, so a test sees every run, including the
+    ones that died. A Redis restart while it counts is ridden out (up to 30 s), not a failure.
+    """
+    import redis
+
+    client = _count_clients.get(url)
+    if client is None:
+        client = _count_clients[url] = redis.Redis.from_url(url, socket_timeout=10)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.hincrby(key, str(index), 1)
+            break
+        except (redis.ConnectionError, redis.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    time.sleep(seconds)
+    return index

@@ -32,10 +32,10 @@ ROWS = [
     # -- URLs ---------------------------------------------------------------------------------
     Row('Queue("http://localhost")', lambda q, j: jobs.Queue("http://localhost"), jobs.ConfigError,
         "unsupported queue URL 'http://localhost': valid schemes are local://[N], redis://host:port/db, "
-        "rediss://host:port/db, unix:///path.sock, fakeredis://"),
+        "rediss://host:port/db, unix:///path.sock, fakeredis://, redis+sentinel://host:port[,host:port]/service_name"),
     Row("Queue(6379)", lambda q, j: jobs.Queue(6379), jobs.ConfigError,
         "the queue URL must be a string such as 'local://4', not int; valid: local://[N], redis://host:port/db, "
-        "rediss://host:port/db, unix:///path.sock, fakeredis://"),
+        "rediss://host:port/db, unix:///path.sock, fakeredis://, redis+sentinel://host:port[,host:port]/service_name"),
     Row('Queue("local://0")', lambda q, j: jobs.Queue("local://0"), jobs.ConfigError,
         "bad local URL 'local://0': write local:// (one process per CPU) or local://N with N a whole number from 1 to 1024"),
     Row('Queue("local://²")', lambda q, j: jobs.Queue("local://²"), jobs.ConfigError,
@@ -69,6 +69,14 @@ ROWS = [
         "file (this one does not exist here), not '/no/ca.pem'"),
     Row('Queue("unix://")', lambda q, j: jobs.Queue("unix://"), jobs.ConfigError,
         "bad Redis URL 'unix://': it names no socket; write unix:///path/to/redis.sock"),
+    Row('Queue("redis+sentinel://h/jobs")', lambda q, j: jobs.Queue('redis+sentinel://h/jobs'), jobs.ConfigError,
+        "bad Sentinel URL 'redis+sentinel://h/jobs': 'h' is not host:port (each sentinel needs its port, e.g. 26379); write redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]"),
+    Row('Queue("redis+sentinel://:s3cret@h:26379")', lambda q, j: jobs.Queue('redis+sentinel://:s3cret@h:26379'), jobs.ConfigError,
+        "bad Sentinel URL 'redis+sentinel://:***@h:26379': it names no service (the name the sentinels monitor); write redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]"),
+    Row('Queue("redis+sentinel://h:26379/jobs/zero")', lambda q, j: jobs.Queue('redis+sentinel://h:26379/jobs/zero'), jobs.ConfigError,
+        "bad Sentinel URL 'redis+sentinel://h:26379/jobs/zero': after the service name comes only the database number; write redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]"),
+    Row('Queue("redis://h/0?wait_replicas=0")', lambda q, j: jobs.Queue('redis://h/0?wait_replicas=0'), jobs.ConfigError,
+        "bad Redis URL 'redis://h/0?wait_replicas=0': wait_replicas must be a whole number from 1 up (replicas to wait for)"),
     # -- Queue options ------------------------------------------------------------------------
     Row('Queue("fakeredis://", "my queue")', lambda q, j: jobs.Queue("fakeredis://", "my queue"), jobs.ConfigError,
         "queue name must be 1-128 letters, digits or _.:- characters, not 'my queue'"),
@@ -189,9 +197,9 @@ def test_each_bad_input_is_refused_with_its_documented_message_and_nothing_writt
 CLI_ROWS = [
     ("workers supervise --url http://h/0",
      "workers: error: unsupported queue URL 'http://h/0': valid schemes are local://[N], redis://host:port/db, "
-     "rediss://host:port/db, unix:///path.sock, fakeredis://"),
+     "rediss://host:port/db, unix:///path.sock, fakeredis://, redis+sentinel://host:port[,host:port]/service_name"),
     ("workers supervise --url fakeredis://",
-     "workers: error: 'fakeredis://' is not a Redis URL: workers need redis://, rediss:// or unix://"),
+     "workers: error: 'fakeredis://' is not a Redis URL: workers need redis://, rediss://, unix:// or redis+sentinel://"),
     ("workers supervise --url redis://h/0?db=x",
      "workers: error: bad Redis URL 'redis://h/0?db=x': Invalid value for 'db' in connection URL."),
     ("workers supervise", "Error: Missing option '--url' (env var: 'JOBFLEET_URL')."),
@@ -206,7 +214,7 @@ CLI_ROWS = [
     ("workers supervise --url redis://h/0 --metrics-port 0",
      "Error: Invalid value for '--metrics-port': 0 is not in the range 1<=x<=65535."),
     ("workers status --url local://2",
-     "workers: error: 'local://2' is not a Redis URL: workers need redis://, rediss:// or unix://"),
+     "workers: error: 'local://2' is not a Redis URL: workers need redis://, rediss://, unix:// or redis+sentinel://"),
 ]
 
 

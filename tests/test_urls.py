@@ -65,3 +65,20 @@ def test_the_public_api_is_what_the_readme_documents():
     for error in (jobs.ConfigError, jobs.BackendUnavailable, jobs.SerializationError, jobs.JobFailed,
                   jobs.JobLost, jobs.JobCanceled, jobs.JobNotFound, jobs.ResultTimeout):
         assert issubclass(error, jobs.JobsError)
+
+
+def test_a_sentinel_url_names_its_sentinels_service_and_db_and_hides_its_password():
+    # Given a Sentinel URL with credentials, two sentinels, a service, a db and a durability option
+    url = "redis+sentinel://app:s3cret@s1:26379,s2:26380/jobs/2?wait_replicas=1&socket_timeout=2"
+    from jobs.sentinel import Durability, parse_sentinel, split_durability
+
+    clean, durability = split_durability(url, redact(url))
+    target = parse_sentinel(clean, redact(url))
+    # Then every part is read, ours apart from redis-py's
+    assert durability == Durability(1, 1.0)
+    assert (target.sentinels, target.service_name, target.db) == ((("s1", 26379), ("s2", 26380)), "jobs", 2)
+    assert (target.username, target.password, target.options) == ("app", "s3cret", (("socket_timeout", "2"),))
+    # And the password shows nowhere
+    assert redact(url) == "redis+sentinel://app:***@s1:26379,s2:26380/jobs/2?wait_replicas=1&socket_timeout=2"
+    with jobs.Queue(url) as q:
+        assert "s3cret" not in repr(q)

@@ -128,7 +128,7 @@ def _check_redis_url(url: str) -> None:
     except ConfigError as exc:
         _fail(str(exc), ExitCode.USAGE)
     if not isinstance(target, RedisTarget) or target.fake:
-        _fail(f"{redact(url)!r} is not a Redis URL: workers need redis://, rediss:// or unix://", ExitCode.USAGE)
+        _fail(f"{redact(url)!r} is not a Redis URL: workers need redis://, rediss://, unix:// or redis+sentinel://", ExitCode.USAGE)
 
 
 def _setup_logging(level: str) -> None:

@@ -42,7 +42,7 @@ from rq.worker_registration import register
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
 from jobs.rq_format import keys, state
-from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows
+from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
@@ -101,6 +101,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
         self._mark = self.connection.register_script(MARK_STARTED)
         self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60)
         self.held_key = keys.held(self.name)
+        self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:
@@ -220,11 +221,23 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _take(self, block: bool) -> list[tuple[Job | Unreadable | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
         queue_keys = [q.key for q in self.queues]
-        rows = claimed_rows(self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size())))
+        reply = self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size()))
+        rows = claimed_rows(reply)
+        self._note_skipped(skipped_queues(reply))
         state.mark_busy(self, bool(rows))  # the script wrote it to Redis
         if not rows and block:
-            rows = self._block(queue_keys)
+            usable = [k for k in queue_keys if k not in self._skipped_queues]
+            rows = self._block(usable) if usable else []
+            if not usable:
+                time.sleep(self.block_timeout_s)
         return self._load(rows)
+
+    def _note_skipped(self, skipped: set[str]) -> None:
+        for key in sorted(skipped - self._skipped_queues):
+            log.error("worker %s: %s is not a list (garbage where a queue should be); skipping that queue", self.name, key)
+        for key in sorted(self._skipped_queues - skipped):
+            log.warning("worker %s: %s is usable again", self.name, key)
+        self._skipped_queues = skipped
 
     def _block(self, queue_keys: list[str]) -> list[ClaimedJob]:
         if len(queue_keys) == 1:
@@ -252,6 +265,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
             queue = self._queues_by_name.get(row.queue_name) or self.queue_class(
                 row.queue_name, connection=self.connection, serializer=self.serializer, job_class=self.job_class)
             if not row.fields:
+                log.warning("worker %s: job %s is gone from Redis (deleted while queued, or its key is not a hash); "
+                            "skipping it", self.name, row.job_id)
                 batch.append((None, queue))  # deleted while queued: nothing to run
                 continue
             job = load(self.job_class, self.connection, self.serializer, row.job_id, row.fields)

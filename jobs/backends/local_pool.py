@@ -4,7 +4,11 @@ One dispatcher thread owns the worker processes. It sends calls in batches sized
 (many tiny calls travel together; long calls go one at a time), reads results, and watches
 every child's sentinel. When a child dies the call it was running (known from shared memory)
 counts one loss and goes back on the queue; calls it had not started go back without a loss.
-A call lost ``max_losses`` times ends as lost instead of killing workers for ever.
+A call lost ``max_losses`` times ends as lost instead of killing workers for ever. When a
+worker is idle and nothing waits, the calls a busy worker holds behind its running one are
+taken back and given to the idle one (``_steal``), so a long call never holds back the others
+(``tests/test_prefetch.py``: ``imap_unordered`` of one 3-second call and 40 short ones finished
+the short ones behind the long one before).
 
 Callers never touch the processes: they append to ``pending`` and wait on ``done``.
 """
@@ -25,7 +29,7 @@ from typing import Any
 from ..progress import Progress
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..status import ENDED, JobStatus
-from .local_child import CallItem, Kind, Outcome, ProgressItem, ResultItem, child_main
+from .local_child import CallItem, Claims, Kind, Outcome, ProgressItem, ResultItem, child_main
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class Task:
 
     __slots__ = ("seq", "kind", "func_blob", "payload", "timeout", "state", "outcome", "data",
                  "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot", "progress",
-                 "__weakref__")
+                 "ticket", "__weakref__")
 
     def __init__(self, seq: int, kind: Kind, func_blob: bytes, payload: bytes, timeout: float | None = None,
                  max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
@@ -50,6 +54,7 @@ class Task:
         self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
         self.slot: _Slot | None = None
         self.progress: Progress | None = None  # the call's last report_progress, sent by its worker
+        self.ticket = -1  # its place in its worker's batch (see local_child.Claims)
 
     def running(self) -> bool:
         """Sent to a worker *and* begun there (a prefetched call waits in the worker's pipe)."""
@@ -63,12 +68,34 @@ class Task:
 class _Slot:
     """A worker process, the pipe to it, and what it holds."""
 
-    __slots__ = ("process", "conn", "current", "started", "inflight")
+    __slots__ = ("process", "conn", "current", "started", "claims", "next_ticket", "inflight")
 
-    def __init__(self, process: Any, conn: Any, current: Any, started: Any) -> None:
+    def __init__(self, process: Any, conn: Any, current: Any, started: Any, claims: Claims) -> None:
         # current: the call running now (0 when idle); started: the last call begun
         self.process, self.conn, self.current, self.started = process, conn, current, started
+        self.claims, self.next_ticket = claims, 0
         self.inflight: dict[int, Task] = {}
+
+    def take_back_unstarted(self) -> list[Task]:
+        """The calls this worker holds but has not begun, taken back (it will skip them), in order.
+
+        Only while it runs one of its calls: the claimed ticket is then one of ``inflight``, so
+        the child cannot report its batch as done before it saw the new limit.
+        """
+        if not self.inflight or not self.claims.lock.acquire(timeout=0.05):  # a child killed holding it
+            return []
+        try:
+            claimed = self.claims.claimed.value
+            if not any(t.ticket == claimed for t in self.inflight.values()):
+                return []
+            taken = sorted((t for t in self.inflight.values() if t.ticket > claimed), key=lambda t: t.ticket)
+            if taken:
+                self.claims.limit.value = claimed + 1
+        finally:
+            self.claims.lock.release()
+        for task in taken:
+            del self.inflight[task.seq]
+        return taken
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -164,13 +191,14 @@ class ProcessPool:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         current = self._ctx.RawValue("q", 0)
         started = self._ctx.RawValue("q", 0)
+        claims = Claims(self._ctx)
         process = self._ctx.Process(
-            target=child_main, args=(child_conn, current, started, self._serializer, os.getpid()),
+            target=child_main, args=(child_conn, current, started, claims, self._serializer, os.getpid()),
             name="jobfleet-local-worker", daemon=True,
         )
         process.start()
         child_conn.close()
-        return _Slot(process, parent_conn, current, started)
+        return _Slot(process, parent_conn, current, started, claims)
 
     def _run(self) -> None:
         try:
@@ -208,42 +236,71 @@ class ProcessPool:
                 or any(s.inflight for s in self._slots))
 
     def _dispatch(self) -> None:
+        self._assign()
+        if any(not slot.inflight for slot in self._slots) and not any(t.state == JobStatus.QUEUED for t in self.pending):
+            self._steal()
+            self._assign()
+
+    def _assign(self) -> None:
         pending = self.pending
         if not pending:
             return
         # A worker gets more only once it has reported everything it held (a pull model, as
-        # Pool's workers pull from a shared queue), so no call waits behind a slow one while
-        # another worker idles. Tiny calls travel in batches sized to the backlog, so the pipe
-        # round trip is paid once per batch; a large map chunk travels alone, it is a batch.
+        # Pool's workers pull from a shared queue). Tiny calls travel in batches sized to the
+        # backlog, so the pipe round trip is paid once per batch; a large map chunk travels
+        # alone, it is a batch. What a batch holds behind a long call is taken back for an
+        # idle worker (_steal).
         target = max(1, min(MAX_BATCH, len(pending) // (4 * len(self._slots)) + 1))
         for slot in self._slots:
             if slot.inflight or not pending:
                 continue
-            batch: list[Task] = []
-            weight = 0
-            with self.done:
-                while pending and weight < target:
-                    task = pending.popleft()
-                    if task.state != JobStatus.QUEUED:
-                        continue
-                    if task.losses and batch:  # a call that killed a worker travels alone
-                        pending.appendleft(task)
-                        break
-                    task.state = JobStatus.STARTED
-                    batch.append(task)
-                    weight += task.size
-                    if task.losses:
-                        break
-            if not batch:
-                continue
-            for task in batch:
-                slot.inflight[task.seq] = task
-                task.slot = slot
-            message = [CallItem(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
-            try:
-                slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                pass  # the child died; its sentinel will tell, and _replace_dead re-queues the batch
+            batch = self._next_batch(target)
+            if batch:
+                self._send(slot, batch)
+
+    def _next_batch(self, target: int) -> list[Task]:
+        pending = self.pending
+        batch: list[Task] = []
+        weight = 0
+        with self.done:
+            while pending and weight < target:
+                task = pending.popleft()
+                if task.state != JobStatus.QUEUED:
+                    continue
+                if task.losses and batch:  # a call that killed a worker travels alone
+                    pending.appendleft(task)
+                    break
+                task.state = JobStatus.STARTED
+                batch.append(task)
+                weight += task.size
+                if task.losses:
+                    break
+        return batch
+
+    def _send(self, slot: _Slot, batch: list[Task]) -> None:
+        first = slot.next_ticket
+        for ticket, task in enumerate(batch, first):
+            slot.inflight[task.seq] = task
+            task.slot, task.ticket = slot, ticket
+        slot.next_ticket = first + len(batch)
+        with slot.claims.lock:  # the child is between batches: it holds the lock for microseconds at most
+            slot.claims.limit.value = slot.next_ticket
+        message = (first, [CallItem(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch])
+        try:
+            slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # the child died; its sentinel will tell, and _replace_dead re-queues the batch
+
+    def _steal(self) -> None:
+        """A worker is idle and nothing waits: take back what busy workers hold behind their
+        running call, so it runs now instead of after that call (the most held first)."""
+        for victim in sorted(self._slots, key=lambda s: len(s.inflight), reverse=True):
+            taken = victim.take_back_unstarted()
+            if taken:
+                with self.done:
+                    for task in taken:
+                        task.state, task.slot = JobStatus.QUEUED, None
+                self.pending.extendleft(reversed(taken))
 
     def _receive(self, slot: _Slot) -> None:
         try:

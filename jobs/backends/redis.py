@@ -18,7 +18,8 @@ import rq
 from rq import Retry
 from rq.job import Job
 
-from ..errors import ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
+from ..backoff import Backoff
+from ..errors import BackendUnavailable, ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
 from ..functions import importable_name
 from ..options import JobOptions
 from ..progress import Progress
@@ -26,16 +27,19 @@ from ..rq_format import progress as job_progress
 from ..rq_format import results
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
+from ..sentinel import durability_of
 from ..status import WAITING, JobStatus
 from ..urls import connect, describe_server, redact
 from .base import Backend, MapCall
-from .redis_errors import translated
+from .redis_errors import TRANSIENT_ERRORS, translated
 
 __all__ = ["RedisBackend"]
 
 logger = logging.getLogger(__name__)
 #: When nobody listens on the queue for this long while we wait, say so once (seconds).
 NO_WORKER_WARNING_AFTER = 10.0
+#: A wait without a timeout rides out a Redis outage this long, then raises BackendUnavailable (seconds).
+RIDE_OUT_WITHOUT_TIMEOUT_S = 60.0
 
 
 class RedisBackend(Backend):
@@ -77,7 +81,19 @@ class RedisBackend(Backend):
             with self._client.pipeline() as pipe:
                 self._queue.enqueue_job(job, pipeline=pipe)
                 pipe.execute()
+            self._confirm_replicated(f"job {job.id}")
         return job.id, None
+
+    def _confirm_replicated(self, what: str) -> None:
+        """With ``?wait_replicas=N``: raise unless N replicas have what was just written."""
+        durability = durability_of(self._client)
+        if durability is None:
+            return
+        confirmed = durability.wait(self._client)
+        if confirmed < durability.replicas:
+            raise BackendUnavailable(
+                f"{what} is on the primary at {self._server}, but only {confirmed} of {durability.replicas} replica(s) "
+                f"confirmed it within {durability.timeout_s} s: it is lost if the primary fails now; check the replicas")
 
     def _create_job(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Job:
         meta = {MAX_LOSSES: options.max_losses} if options.max_losses else None
@@ -188,7 +204,9 @@ class RedisBackend(Backend):
         template = self._create_job(func, calls[0][0], calls[0][1], JobOptions())
         template.origin = self._queue.name
         with translated(self._server):
-            return enqueue_prepared(self._queue, template, func_name, calls, blobs)
+            ids = enqueue_prepared(self._queue, template, func_name, calls, blobs)
+            self._confirm_replicated(f"{len(ids)} jobs of a map")
+        return ids
 
     # -- waiting ------------------------------------------------------------------------------
 
@@ -204,8 +222,8 @@ class RedisBackend(Backend):
             self._before_read()
             window = [i for i in ids[next_index:next_index + results.WINDOW * 2] if i not in outcomes][: results.WINDOW]
             block_ms = self._block_ms(deadline, ids, outcomes, timeout)
-            with translated(self._server):
-                found = list(results.read_many(self._client, {i: positions.get(i, "0-0") for i in window}, self._serializer, block_ms))
+            watched = {i: positions.get(i, "0-0") for i in window}
+            found = self._ride_out(deadline, self._read_results, watched, block_ms)
             for job_id, last, outcome in found:
                 positions[job_id] = last
                 if outcome is not None:
@@ -228,6 +246,30 @@ class RedisBackend(Backend):
             if not warned and time.monotonic() - waited_since > NO_WORKER_WARNING_AFTER:
                 warned = self._warn_if_no_worker()
 
+    def _read_results(self, watched: dict[str, str], block_ms: int | None) -> list[tuple[str, str, results.FinalResult | None]]:
+        return list(results.read_many(self._client, watched, self._serializer, block_ms))
+
+    def _ride_out(self, deadline: float | None, read: Callable[..., Any], *args: Any) -> Any:
+        """``read(*args)``, retried with backoff while Redis is down or restarting (a connection
+        refused, dropped or still loading its data), until ``deadline`` (or
+        :data:`RIDE_OUT_WITHOUT_TIMEOUT_S` of outage when there is none); then the outage is
+        raised as :class:`BackendUnavailable`. A read changes nothing, so retrying it is safe."""
+        backoff = Backoff(first=0.05, cap=1.0)
+        limit = 0.0
+        with translated(self._server):
+            while True:
+                try:
+                    return read(*args)
+                except TRANSIENT_ERRORS as exc:
+                    now = time.monotonic()
+                    if backoff.attempts == 0:
+                        limit = deadline if deadline is not None else now + RIDE_OUT_WITHOUT_TIMEOUT_S
+                        logger.warning("Redis at %s is unavailable (%s); waiting for it", self._server, type(exc).__name__)
+                    delay = backoff.next()
+                    if now + delay > limit:
+                        raise
+                    time.sleep(delay)
+
     def _before_read(self) -> None:
         """Called before each read of results (the fakeredis backend runs jobs here)."""
 
@@ -242,8 +284,7 @@ class RedisBackend(Backend):
     def _check_unfinished(self, window: list[str], ids: list[str], outcomes: dict[str, results.FinalResult],
                           deadline: float | None, timeout: float | None) -> None:
         """After a quiet wait: fail jobs that will never write a result (canceled, gone)."""
-        with translated(self._server):
-            statuses = results.statuses(self._client, window)
+        statuses = self._ride_out(deadline, results.statuses, self._client, window)
         for job_id, status in zip(window, statuses):
             if status is None:
                 raise JobNotFound(f"job {job_id} is gone from {self._server} (deleted or expired) before it ended")

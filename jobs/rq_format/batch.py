@@ -3,7 +3,9 @@
 RQ's ``enqueue_many`` builds a full :class:`rq.job.Job` per item. Here RQ builds one job, and
 its own ``to_dict()`` gives the hash every job of the batch shares; each item then only needs
 its id, its call data and its description. The hashes and one ``RPUSH`` of all ids go in a
-pipeline, so the queue holds exactly what RQ itself would have written.
+MULTI/EXEC, so the queue holds exactly what RQ itself would have written, and a connection lost
+mid-way (Redis restarting) leaves each batch of :data:`BATCH` jobs whole or absent, never a job
+hash without its queue entry.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def enqueue_prepared(queue: rq.Queue, template_job: rq.job.Job, func_name: str,
     ids: list[str] = []
     connection = queue.connection
     for start in range(0, len(blobs), BATCH):
-        pipe = connection.pipeline(transaction=False)
+        pipe = connection.pipeline(transaction=True)
         pipe.sadd(queue.redis_queues_keys, queue.key)
         batch_ids = []
         for offset in range(start, min(start + BATCH, len(blobs))):

@@ -53,4 +53,9 @@ class ClaimedJob:
 
 def claimed_rows(reply: list[Any]) -> list[ClaimedJob]:
     return [ClaimedJob(qname.decode(), job_id.decode(), dict(zip(flat[::2], flat[1::2])))
-            for qname, job_id, flat in reply]
+            for qname, job_id, flat in reply if job_id]
+
+
+def skipped_queues(reply: list[Any]) -> set[str]:
+    """The queue keys the dequeue skipped because they are not lists (garbage where a queue should be)."""
+    return {keys.queue(qname.decode()) for qname, job_id, _ in reply if not job_id}

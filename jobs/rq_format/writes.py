@@ -9,6 +9,7 @@ mid-write leaves all of a batch's state or none of it.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -21,8 +22,11 @@ from rq.queue import Queue
 from rq.results import Result
 from rq.utils import now, utcformat
 
+from ..sentinel import durability_of
 from . import keys
 from .markers import FAILURE, Failure
+
+logger = logging.getLogger(__name__)
 
 
 def exc_text(exc_info: Any) -> str:
@@ -35,6 +39,7 @@ class BatchWrite:
 
     def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int) -> None:
         self.pipe: Any = connection.pipeline(transaction=True)
+        self._connection = connection
         self._worker_name, self._worker_key = worker_name, worker_key
         self._default_result_ttl = default_result_ttl
         self._finished: dict[str, dict[str, float]] = {}
@@ -108,6 +113,10 @@ class BatchWrite:
         if self._dependents:
             self.pipe.exists(*self._dependents)
         replies = self.pipe.execute()
+        durability = durability_of(self._connection)  # ?wait_replicas=N: the batch survives a failover
+        if durability is not None and durability.wait(self._connection) < durability.replicas:
+            logger.warning("a batch's results are on the primary but not confirmed by %d replica(s) within %s s",
+                           durability.replicas, durability.timeout_s)
         return bool(self._dependents and replies[-1])
 
 

@@ -4,12 +4,17 @@
 -- the started registry); set the RQ worker's state to busy or idle.
 -- ARGV: count, worker name, started_at (RQ's utcformat), started-registry score,
 --       queue key prefix, started-registry key prefix, job key prefix, RQ worker key.
--- Reply: {queue name, job id, HGETALL of the job hash (empty when the hash is gone)} per job.
+-- Reply: {queue name, job id, HGETALL of the job hash (empty when the hash is gone or the key is
+-- not a hash)} per job; {queue name, '', {}} for a queue key that is not a list (skipped).
 local want = tonumber(ARGV[1])
 local out = {}
 for i = 2, #KEYS do
   if want <= 0 then break end
-  local ids = redis.call('LPOP', KEYS[i], want)
+  local ids = redis.pcall('LPOP', KEYS[i], want)
+  if type(ids) == 'table' and ids.err then  -- WRONGTYPE: not a list; report it, take nothing
+    out[#out + 1] = {string.sub(KEYS[i], #ARGV[5] + 1), '', {}}
+    ids = false
+  end
   if ids then
     local qname = string.sub(KEYS[i], #ARGV[5] + 1)
     local members = {}
@@ -18,7 +23,8 @@ for i = 2, #KEYS do
       local jkey = ARGV[7] .. id
       members[#members + 1] = ARGV[4]
       members[#members + 1] = id .. ':' .. ARGV[2]
-      local fields = redis.call('HGETALL', jkey)
+      local fields = redis.pcall('HGETALL', jkey)
+      if fields.err then fields = {} end  -- not a hash: treated as gone
       if #fields > 0 then
         redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
                    'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
@@ -29,5 +35,5 @@ for i = 2, #KEYS do
     want = want - #ids
   end
 end
-redis.call('HSET', ARGV[8], 'state', #out > 0 and 'busy' or 'idle')
+redis.call('HSET', ARGV[8], 'state', want < tonumber(ARGV[1]) and 'busy' or 'idle')
 return out

@@ -6,7 +6,8 @@ local id = ARGV[1]
 local qname = string.sub(KEYS[2], #ARGV[5] + 1)
 if ARGV[9] == '1' then redis.call('RPUSH', KEYS[1], id) end
 local jkey = ARGV[7] .. id
-local fields = redis.call('HGETALL', jkey)
+local fields = redis.pcall('HGETALL', jkey)
+if fields.err then fields = {} end  -- not a hash: treated as gone
 if #fields > 0 then
   redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
              'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
