@@ -210,3 +210,24 @@ def count_run(url, key, index, seconds=0.0):
             time.sleep(0.1)
     time.sleep(seconds)
     return index
+
+
+def wait_for_key(url, key, timeout_s=60.0):
+    """Wait until ``key`` exists in Redis (a gate a test opens); TimeoutError after ``timeout_s``."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    deadline = time.monotonic() + timeout_s
+    while not client.exists(key):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key} still missing after {timeout_s} s")
+        time.sleep(0.01)
+    return "opened"
+
+
+def push_run(url, key, value):
+    """Append ``value`` to the Redis list ``key``: the order jobs ran in."""
+    import redis
+
+    redis.Redis.from_url(url, socket_timeout=10).rpush(key, value)
+    return value

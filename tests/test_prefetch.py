@@ -58,8 +58,6 @@ def test_a_job_taken_back_from_a_busy_worker_runs_exactly_once_on_local(tmp_path
     assert sorted(int(line) for line in log.read_text().split()) == list(range(300))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 2, Redis side: a worker runs its whole adaptive batch in order, "
-                   "so jobs it took behind a long one wait while the other worker idles (a fix in the worker loop)")
 def test_jobs_prefetched_behind_a_long_one_are_not_held_back_under_workers_supervise(supervised_url, tmp_path):
     with jobs.Queue(supervised_url) as q:
         # Given two warm workers (their batches sized for tiny jobs)

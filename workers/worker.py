@@ -46,7 +46,9 @@ from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, Claim
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
+from .batch_guard import CHECK_INTERVAL_S, BatchGuard
 from .hooks import Hook, Hooks, JobOutcome
+from .wakeup import QueueWakeup
 from .writes import BatchWrites, Vanished
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
     block_timeout_s = 1
     #: Seconds between heartbeats of the worker key and of its held jobs' registry entries.
     heartbeat_interval_s = 5.0
+    #: Seconds a job may run before the jobs behind it in its batch are given back (BatchGuard).
+    release_after_s = 0.1
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
                  **kwargs: Any) -> None:
@@ -102,6 +106,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
         self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60)
         self.held_key = keys.held(self.name)
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
+        self._guard = BatchGuard(self, self.release_after_s)
+        self._wakeup = QueueWakeup(self.connection, [q.key for q in self.queues])
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:
@@ -149,6 +155,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
                     break
         finally:
             self._settle()
+            self._wakeup.close()
             self._stop_heartbeat = True
         return done
 
@@ -156,16 +163,21 @@ class BatchWorker(BatchWrites, SimpleWorker):
                    done_before: int) -> int:
         ran = 0
         last_flush = time.monotonic()
-        for job, queue in batch:
+        self._guard.begin(len(batch))
+        for index, (job, queue) in enumerate(batch):
             if self._stop_requested or (max_jobs is not None and done_before + ran >= max_jobs):
                 break
+            if not self._guard.may_start(index):
+                break  # given back while the job before it ran long
             if job is None:
+                self._guard.ended()
                 self._pending.append(Vanished(queue))
                 continue
             if isinstance(job, Unreadable):
                 outcome = JobOutcome(job.job, queue, False, exc_string=job.exc_string, failure=job.failure)
             else:
                 outcome = self._perform(job, queue)
+            self._guard.ended()
             self.hooks.after_job(self, outcome)
             self._pending.append(outcome)
             ran += 1
@@ -221,16 +233,27 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _take(self, block: bool) -> list[tuple[Job | Unreadable | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
         queue_keys = [q.key for q in self.queues]
+        usable = [k for k in queue_keys if k not in self._skipped_queues]
+        several = block and len(usable) > 1
+        if several:
+            self._wakeup.drain()
+        rows = self._claim_batch(queue_keys)
+        if not rows and block:
+            if len(usable) == 1:
+                rows = self._block(usable[0])
+            elif several:
+                self._wakeup.wait(self.block_timeout_s)  # no job leaves a queue here: nothing to lose
+                rows = self._claim_batch(queue_keys)
+            else:
+                time.sleep(self.block_timeout_s)
+        return self._load(rows)
+
+    def _claim_batch(self, queue_keys: list[str]) -> list[ClaimedJob]:
         reply = self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size()))
         rows = claimed_rows(reply)
         self._note_skipped(skipped_queues(reply))
         state.mark_busy(self, bool(rows))  # the script wrote it to Redis
-        if not rows and block:
-            usable = [k for k in queue_keys if k not in self._skipped_queues]
-            rows = self._block(usable) if usable else []
-            if not usable:
-                time.sleep(self.block_timeout_s)
-        return self._load(rows)
+        return rows
 
     def _note_skipped(self, skipped: set[str]) -> None:
         for key in sorted(skipped - self._skipped_queues):
@@ -239,20 +262,14 @@ class BatchWorker(BatchWrites, SimpleWorker):
             log.warning("worker %s: %s is usable again", self.name, key)
         self._skipped_queues = skipped
 
-    def _block(self, queue_keys: list[str]) -> list[ClaimedJob]:
-        if len(queue_keys) == 1:
-            # BLMOVE is atomic: the id is in our held list the moment it leaves the queue.
-            job_id = self.connection.blmove(queue_keys[0], self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
-            pushed, queue_key = "0", queue_keys[0]
-        else:
-            # Several queues: BLMPOP honours their order; the id is held one round trip later.
-            popped = self.connection.blmpop(self.block_timeout_s, len(queue_keys), *queue_keys, direction="LEFT")
-            job_id, queue_key, pushed = (popped[1][0], popped[0], "1") if popped else (None, "", "1")
+    def _block(self, queue_key: str) -> list[ClaimedJob]:
+        """Wait on the one queue with BLMOVE: atomic, the id is in our held list the moment it
+        leaves the queue (several queues wait in :class:`QueueWakeup` instead)."""
+        job_id = self.connection.blmove(queue_key, self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
         if job_id is None:
             return []
         job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
-        queue_key = queue_key.decode() if isinstance(queue_key, bytes) else queue_key
-        rows = claimed_rows(self._mark(keys=[self.held_key, queue_key], args=[*self._claim.argv(job_id), pushed]))
+        rows = claimed_rows(self._mark(keys=[self.held_key, queue_key], args=self._claim.argv(job_id)))
         state.mark_busy(self, True)
         return rows
 
@@ -349,4 +366,5 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 log.debug("worker %s: heartbeat failed: %s", self.name, exc)
             deadline = time.monotonic() + self.heartbeat_interval_s
             while not self._stop_heartbeat and time.monotonic() < deadline:
-                time.sleep(0.2)
+                self._guard.check()
+                time.sleep(CHECK_INTERVAL_S)

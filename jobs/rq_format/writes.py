@@ -136,6 +136,20 @@ def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[
         pipe.execute()
 
 
+def release_tail(connection: redis.Redis, worker_name: str, tail: Sequence[tuple[str, str]]) -> None:
+    """Give back the last ``len(tail)`` jobs of the worker's held list (none of them started):
+    front of their queues in their order, status ``queued``, out of the started registry."""
+    if not tail:
+        return
+    with connection.pipeline() as pipe:
+        pipe.ltrim(keys.held(worker_name), 0, -len(tail) - 1)
+        for qname, job_id in reversed(tail):
+            pipe.lpush(keys.queue(qname), job_id)
+            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
+            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        pipe.execute()
+
+
 def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job] = Job) -> int:
     """Put back every id on the worker's held list (none of them started); how many went back.
 

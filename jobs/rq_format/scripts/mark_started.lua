@@ -1,10 +1,8 @@
--- Mark one job id, already moved to the held list KEYS[1] by BLMOVE (ARGV[9] == "0") or popped
--- by BLMPOP (ARGV[9] == "1": push it onto the held list first), as started, and the worker busy.
--- KEYS[2] is the queue key the id came from; ARGV as in dequeue_batch.lua, with ARGV[1] the
--- job id; the reply has the same shape (one row).
+-- Mark one job id, already moved to the held list KEYS[1] by BLMOVE, as started, and the worker
+-- busy. KEYS[2] is the queue key the id came from; ARGV as in dequeue_batch.lua, with ARGV[1]
+-- the job id; the reply has the same shape (one row).
 local id = ARGV[1]
 local qname = string.sub(KEYS[2], #ARGV[5] + 1)
-if ARGV[9] == '1' then redis.call('RPUSH', KEYS[1], id) end
 local jkey = ARGV[7] .. id
 local fields = redis.pcall('HGETALL', jkey)
 if fields.err then fields = {} end  -- not a hash: treated as gone

@@ -1,0 +1,116 @@
+"""Wake an idle worker the moment a job lands on any of its queues, without taking the job.
+
+With one queue the worker blocks in ``BLMOVE queue → held list``: the id is held the moment it
+leaves the queue. Redis has no blocking move from several lists, and ``BLMPOP`` takes the id
+off the queue a round trip before the dequeue script could record it as held: a worker killed
+in between lost that job. So with several queues the worker never blocks on the queues
+themselves. It asks Redis to tell it when they change (client tracking in broadcast mode,
+Redis 6+: an invalidation message on ``__redis__:invalidate`` whenever a key starting with
+one of the queue keys is written), waits for that message, then claims with the same atomic
+dequeue script as always, which keeps the queues' priority order.
+
+Notifications that arrive while the worker is busy are drained before each claim, so none is
+missed (a job enqueued after the drain is either claimed by that very claim or wakes the wait
+after it) and none makes the worker spin. When Redis refuses tracking (an ACL without
+``client|tracking``, an old server) the worker says so once and polls every
+:data:`POLL_INTERVAL_S` instead, still with the atomic claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+
+from jobs.backends.redis_errors import TRANSIENT_ERRORS
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "__redis__:invalidate"
+#: Seconds between claims when Redis cannot notify us.
+POLL_INTERVAL_S = 0.05
+
+
+def tracking_prefixes(queue_keys: list[str]) -> list[str]:
+    """The queue keys as BCAST prefixes: Redis refuses overlapping prefixes, and a shorter key
+    already covers a longer one it starts (a spurious wake-up is only a wasted claim)."""
+    ordered = sorted(set(queue_keys), key=len)
+    kept: list[str] = []
+    for key in ordered:
+        if not any(key.startswith(shorter) for shorter in kept):
+            kept.append(key)
+    return kept
+
+
+class QueueWakeup:
+    """Waits for a write to any of ``queue_keys``; see the module docstring."""
+
+    def __init__(self, client: redis.Redis, queue_keys: list[str]) -> None:
+        self._client = client
+        self._prefixes = tracking_prefixes(queue_keys)
+        self._listener: Any = None  # RESP2 connection subscribed to CHANNEL
+        self._tracker: Any = None  # the connection whose tracking redirects there
+        self._polling = False
+
+    def drain(self) -> None:
+        """Forget the notifications that arrived while the worker was busy."""
+        listener = self._listener
+        if listener is None:
+            return
+        try:
+            while listener.can_read(timeout=0):
+                listener.read_response()
+        except TRANSIENT_ERRORS + (OSError,):
+            self.close()
+
+    def wait(self, timeout: float) -> None:
+        """Return when a queue was written to, or after ``timeout`` seconds (or a poll interval)."""
+        if self._polling:
+            time.sleep(min(timeout, POLL_INTERVAL_S))
+            return
+        try:
+            if self._listener is None:
+                self._connect()
+                return  # a job may have come while we connected: claim once before waiting
+            if self._listener.can_read(timeout=timeout):
+                self._listener.read_response()
+        except redis.exceptions.ResponseError as exc:  # tracking refused: poll instead, say so once
+            log.warning("Redis refused client tracking (%s): idle workers poll their queues every %.0f ms "
+                        "instead of being woken (grant client|id, client|tracking and subscribe to %s)",
+                        exc, POLL_INTERVAL_S * 1000, CHANNEL)
+            self.close()
+            self._polling = True
+        except TRANSIENT_ERRORS + (OSError,):
+            self.close()
+            raise redis.exceptions.ConnectionError("the queue wake-up connection was lost") from None
+
+    def _connect(self) -> None:
+        pool = self._client.connection_pool
+        listener: Any = pool.make_connection()
+        listener.protocol = 2  # invalidations arrive as plain pub/sub messages in RESP2
+        tracker = pool.make_connection()
+        try:
+            listener.connect()
+            listener.send_command("CLIENT", "ID")
+            client_id = listener.read_response()
+            listener.send_command("SUBSCRIBE", CHANNEL)
+            listener.read_response()
+            tracker.connect()
+            args: list[Any] = ["CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST"]
+            for prefix in self._prefixes:
+                args += ["PREFIX", prefix]
+            tracker.send_command(*args)
+            tracker.read_response()
+        except BaseException:
+            listener.disconnect()
+            tracker.disconnect()
+            raise
+        self._listener, self._tracker = listener, tracker
+
+    def close(self) -> None:
+        for connection in (self._listener, self._tracker):
+            if connection is not None:
+                connection.disconnect()
+        self._listener = self._tracker = None
