@@ -231,3 +231,18 @@ def push_run(url, key, value):
 
     redis.Redis.from_url(url, socket_timeout=10).rpush(key, value)
     return value
+
+
+def wait_until_finished(url, job_ids, timeout_s=30.0):
+    """Wait (while running) until every job of ``job_ids`` is ``finished`` in Redis: ``"seen"``,
+    or ``"not seen"`` after ``timeout_s`` (a result held back behind this job shows as a wrong answer)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        statuses = [client.hget(f"rq:job:{job_id}", "status") for job_id in job_ids]
+        if all(s == b"finished" for s in statuses):
+            return "seen"
+        time.sleep(0.01)
+    return "not seen"

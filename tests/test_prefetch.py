@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import jobs
-from tests.jobs import append_run, gate_or_mark
+from tests.jobs import append_run, gate_or_mark, square, wait_until_finished
 
 SHORT_JOBS = 40
 GATE_TIMEOUT_S = 10.0
@@ -74,3 +74,24 @@ def test_jobs_prefetched_behind_a_long_one_are_not_held_back_under_workers_super
         results = list(q.imap_unordered(gate_or_mark, items, timeout=60))
         # Then the other worker ran every short job while the gate waited
         assert "opened" in results
+
+
+def test_results_of_a_batch_are_written_while_a_long_job_of_that_batch_runs(redis_url, client):
+    from rq import Queue
+
+    from tests.supervisor_helpers import Supervise, wait_until
+
+    queue = Queue("default", connection=client)
+    with Supervise(redis_url, "-n", "1", "--host-timeout", "1.5") as sup:
+        sup.wait_children(1)
+        # Given a warm worker (its batches sized for tiny jobs)
+        warm = [queue.enqueue(square, i) for i in range(100)]
+        wait_until(lambda: all(j.get_status() == "finished" for j in warm), what="warm-up")
+        # When short jobs and, behind them in the same batch, a job that waits for their results
+        with client.pipeline() as pipe:
+            shorts = [queue.enqueue(square, i, pipeline=pipe) for i in range(10)]
+            waiter = queue.enqueue(wait_until_finished, redis_url, [j.id for j in shorts], 20.0, pipeline=pipe)
+            pipe.execute()
+        # Then their results reach Redis while it still runs
+        wait_until(lambda: waiter.get_status() == "finished", timeout=40, what="the waiting job")
+        assert waiter.return_value() == "seen"

@@ -1,4 +1,4 @@
-"""Give back the unstarted rest of a batch when one of its jobs runs long.
+"""Give back the unstarted rest of a batch, and write what it finished, when one of its jobs runs long.
 
 A worker takes a batch sized from its recent jobs (64 no-ops at once), so a long job can sit in
 a batch in front of short ones. Left alone, those short jobs would wait for it while another
@@ -6,8 +6,10 @@ worker idles (issue 14: 40 short jobs finishing behind a 3 s one). The worker's 
 thread checks the running job every :data:`CHECK_INTERVAL_S`; once it has run
 ``release_after_s``, the jobs behind it in the batch go back to the front of their queues
 (:func:`jobs.rq_format.writes.release_tail`), where any idle worker, or this one later, takes
-them. One lock orders this against the worker starting its next job, so a job is either
-started here or given back, never both.
+them; and the outcomes of the jobs that ran before it are written now, not when it ends. One
+lock orders this against the worker starting its next job, so a job is either started here or
+given back, never both; while a job runs the worker's own thread touches neither its pending
+outcomes nor its held list, so the heartbeat thread may write them.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ class BatchGuard:
         self._end = 0  # batch positions below this may start
         self._running: int | None = None
         self._since = 0.0
+        self._handled: int | None = None  # the long-running position already dealt with
 
     def begin(self, size: int) -> None:
         with self._lock:
-            self._end, self._running = size, None
+            self._end, self._running, self._handled = size, None, None
 
     def may_start(self, index: int) -> bool:
         """True (and the job counts as running) unless it was given back."""
@@ -58,21 +61,29 @@ class BatchGuard:
             self._running = None
 
     def check(self) -> None:
-        """Give back what waits behind a long-running job (heartbeat thread)."""
-        if self._running is None or time.monotonic() - self._since < self.release_after_s:
+        """Deal with a long-running job's batch, once per job (heartbeat thread)."""
+        if self._running is None or self._running == self._handled or time.monotonic() - self._since < self.release_after_s:
             return
         with self._lock:
             running = self._running
-            if running is None or self._end <= running + 1:
+            if running is None or running == self._handled:
                 return
-            count = self._end - running - 1
-            worker = self._worker
-            tail = worker._held[-count:]
             try:
-                release_tail(worker.connection, worker.name, tail)
+                given_back = self._give_back_tail(running)
+                self._worker._flush()
             except TRANSIENT_ERRORS as exc:
-                log.debug("worker %s: could not give back %d jobs yet: %s", worker.name, count, exc)
+                log.debug("worker %s: could not settle the batch of a long job yet: %s", self._worker.name, exc)
                 return
-            worker._held = worker._held[:-count]
-            self._end = running + 1
-        log.info("worker %s: gave back %d jobs queued behind a long-running one", worker.name, count)
+            self._handled = running
+        if given_back:
+            log.info("worker %s: gave back %d jobs queued behind a long-running one", self._worker.name, given_back)
+
+    def _give_back_tail(self, running: int) -> int:
+        count = self._end - running - 1
+        if count <= 0:
+            return 0
+        worker = self._worker
+        release_tail(worker.connection, worker.name, worker._held[-count:])
+        worker._held = worker._held[:-count]
+        self._end = running + 1
+        return count

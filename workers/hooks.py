@@ -75,7 +75,11 @@ class Hook:
         """The job ran; its outcome is not written to Redis yet (it is, with its batch, soon)."""
 
     def after_batch(self, worker: BatchWorker, outcomes: Sequence[JobOutcome]) -> None:
-        """These outcomes are now in Redis (one transaction): count what is durable here."""
+        """These outcomes are now in Redis (one transaction): count what is durable here.
+
+        Called on the worker's thread, or on its heartbeat thread when the batch of a job that
+        runs long is written while that job runs: keep it thread-safe (a counter, a queue).
+        """
 
 
 class Hooks:
