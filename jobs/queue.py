@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import progress_bar, serializers
@@ -11,6 +12,7 @@ from .backends.base import Backend, MapCall, RunsInProcess
 from .errors import ConfigError, JobNotFound
 from .job import Job
 from .options import JobOptions
+from .timing import run_at_in, run_at_of
 from .urls import LocalTarget, parse, redact
 
 __all__ = ["Queue"]
@@ -76,6 +78,22 @@ class Queue:
         Every keyword goes to ``func``; job options go through :meth:`enqueue_call`.
         """
         return Job(self._backend, *self._backend.submit(func, args, kwargs, JobOptions()))
+
+    def enqueue_in(self, delay: float | timedelta, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
+        """Run ``func(*args, **kwargs)`` ``delay`` seconds (or a ``timedelta``) from now.
+
+        The job reads as ``scheduled`` until then and runs within about a second of its time
+        (on Redis it is an RQ scheduled job: ``workers supervise`` or ``rq worker
+        --with-scheduler`` runs it; on ``fakeredis://`` when jobs are run after its time).
+        """
+        return self._enqueue_later(run_at_in(delay), func, args, kwargs)
+
+    def enqueue_at(self, when: datetime, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
+        """Like :meth:`enqueue_in`, at a ``datetime`` (a naive one is local time; a past one runs at once)."""
+        return self._enqueue_later(run_at_of(when), func, args, kwargs)
+
+    def _enqueue_later(self, run_at: float, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Job:
+        return Job(self._backend, *self._backend.submit_later(func, args, kwargs, JobOptions(), run_at))
 
     def enqueue_call(
         self,

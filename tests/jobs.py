@@ -246,3 +246,6 @@ def wait_until_finished(url, job_ids, timeout_s=30.0):
             return "seen"
         time.sleep(0.01)
     return "not seen"
+def clock():
+    """When it ran (wall-clock Unix seconds), for tests of when later jobs run."""
+    return time.time()

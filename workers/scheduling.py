@@ -2,37 +2,45 @@
 
 RQ parks such a job in its ScheduledJobRegistry and relies on a scheduler to move it back when
 it is due; without one, ``enqueue_call(retries=2, retry_interval=5)`` would wait for ever. The
-supervisor drives RQ's own :class:`rq.scheduler.RQScheduler` from its loop (about once a second)
-instead of forking a process for it. RQ's per-queue scheduler lock means one scheduler in the
-whole fleet moves a queue's jobs; a supervisor that did not get the lock tries again each tick,
-so when the holder dies its lock (60 s TTL) passes on.
+supervisor drives RQ's own :class:`rq.scheduler.RQScheduler` from its loop instead of forking a
+process for it. RQ's per-queue scheduler lock means one scheduler in the whole fleet moves a
+queue's jobs; a supervisor that did not get the lock tries again each tick, so when the holder
+dies its lock (60 s TTL) passes on.
+
+RQ's scheduler compares whole seconds, once a second: a job due at 12.2 s moves at 13 s (or, as
+RQ writes it, at 12 s, early). The lock holder moves jobs against ``time.time()`` itself
+(:func:`jobs.rq_format.scheduled.move_due`) and wakes at the earliest job's time when that comes
+before the next second, so a job runs within a few milliseconds of its time.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from rq.scheduler import RQScheduler
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
+from jobs.rq_format import scheduled
 
 log = logging.getLogger(__name__)
-
-
-
+#: Seconds between ticks when no job is due sooner (a job written meanwhile is seen by then).
+INTERVAL_S = 1.0
 
 class ScheduledJobs:
     """One tick at a time of RQ's scheduler; safe to call when Redis is down (it skips)."""
 
     def __init__(self, connection: redis.Redis, queues: tuple[str, ...], serializer: str, log_level: str) -> None:
+        self._connection = connection
         self._queues = set(queues)
         self._scheduler = RQScheduler(list(queues), connection=connection, serializer=serializer,
                                       interval=1, logging_level=log_level)
         self._registered = False
         self._warned = False
 
-    def tick(self) -> None:
+    def tick(self) -> float:
+        """Move due jobs of the queues whose lock we hold; seconds until the next tick is wanted."""
         scheduler = self._scheduler
         try:
             if not self._registered:
@@ -42,7 +50,7 @@ class ScheduledJobs:
                 scheduler.acquire_locks()
             if scheduler.acquired_locks:
                 scheduler.heartbeat()
-                scheduler.enqueue_scheduled_jobs()
+                return self._move(sorted(scheduler.acquired_locks))
         except TRANSIENT_ERRORS as exc:
             log.debug("scheduler tick skipped: %s", type(exc).__name__)
         except redis.exceptions.RedisError as exc:
@@ -50,6 +58,17 @@ class ScheduledJobs:
             if not self._warned:
                 log.warning("scheduled jobs cannot be moved to their queues: Redis said %s", exc)
                 self._warned = True
+        return INTERVAL_S
+
+    def _move(self, queues: list[str]) -> float:
+        serializer = self._scheduler.serializer
+        for name in queues:
+            scheduled.move_due(self._connection, name, serializer, time.time())
+        self._scheduler.enqueue_scheduled_jobs()  # what RQ alone handles: rate-limited jobs
+        due = scheduled.earliest_due(self._connection, queues)
+        wait_s = INTERVAL_S if due is None else due - time.time()
+        # what is still due was not ours to move (rate-limited: RQ moves it): no faster tick for it
+        return wait_s if 0.0 < wait_s < INTERVAL_S else INTERVAL_S
 
     def stop(self) -> None:
         """Release the locks at once, so another supervisor takes over without waiting."""

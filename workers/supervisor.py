@@ -38,8 +38,6 @@ from .worker import ChildSlot
 log = logging.getLogger(__name__)
 #: A child that exits with an error code within this many seconds of its start crashed quickly.
 QUICK_CRASH_S = 5.0
-#: Seconds between moves of due scheduled jobs (retries with an interval) back onto their queues.
-SCHEDULE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -302,8 +300,7 @@ class Supervisor:
             self._next_scan = now + max(self.config.host_timeout_s / 4, 0.1)
             self._scan_lost_hosts()
         if now >= self._next_schedule:
-            self._next_schedule = now + SCHEDULE_INTERVAL_S
-            self._scheduled.tick()
+            self._next_schedule = now + self._scheduled.tick()
 
     def _heartbeat(self) -> None:
         """Say this host is alive; also re-creates our keys after a Redis restart."""

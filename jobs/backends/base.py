@@ -46,6 +46,13 @@ class Backend(ABC):
         """
 
     @abstractmethod
+    def submit_later(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions, run_at: float
+    ) -> tuple[str, Any]:
+        """Like :meth:`submit`, for a job that waits (status ``scheduled``) until ``run_at``
+        (Unix seconds; a past time runs it at once)."""
+
+    @abstractmethod
     def imap(self, call: MapCall) -> Iterator[Any]:
         """Run the map; yield results in the items' order.
 

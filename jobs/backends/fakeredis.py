@@ -16,7 +16,7 @@ import rq
 from rq.timeouts import TimerDeathPenalty
 
 from ..errors import ResultTimeout
-from ..rq_format import results
+from ..rq_format import results, scheduled
 from .base import RunsInProcess
 from .redis import RedisBackend
 from .redis_errors import translated
@@ -93,12 +93,8 @@ class FakeRedisBackend(RedisBackend, RunsInProcess):
 
     def _enqueue_due_scheduled(self) -> None:
         """What RQ's scheduler would do in the background: due scheduled jobs back on the queue."""
-        registry = self._queue.scheduled_job_registry
-        for job_id in registry.get_jobs_to_schedule():
-            registry.remove(job_id)
-            job = self._queue.fetch_job(job_id)
-            if job is not None:
-                self._queue.enqueue_job(job)
+        with translated(self._server):
+            scheduled.move_due(self._client, self._queue.name, self._serializer, time.time())
 
 
 class _ThreadSafeWorker(rq.SimpleWorker):

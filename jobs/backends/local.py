@@ -81,6 +81,19 @@ class LocalBackend(Backend):
         return blob
 
     def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> tuple[str, Any]:
+        task = self._task_of(func, args, kwargs, options)
+        self._pool.submit(task)
+        return f"{self._prefix}{task.seq}", task
+
+    def submit_later(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions,
+                     run_at: float) -> tuple[str, Any]:
+        task = self._task_of(func, args, kwargs, options)
+        # A timer in the pool: the dispatcher wakes at the task's time (monotonic, so a clock
+        # change after the call does not move it).
+        self._pool.submit_at(task, time.monotonic() + max(0.0, run_at - time.time()))
+        return f"{self._prefix}{task.seq}", task
+
+    def _task_of(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Task:
         blob = self._function_blob(func)
         payload = check_dumps(self._serializer, (args, kwargs), f"the arguments of {getattr(func, '__qualname__', func)!r}")
         if options.job_id is not None:
@@ -89,8 +102,7 @@ class LocalBackend(Backend):
         task = Task(seq, Kind.CALL, blob, payload, timeout=options.timeout,
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
         self._tasks[seq] = task
-        self._pool.submit(task)
-        return f"{self._prefix}{seq}", task
+        return task
 
     def _task(self, job_id: str) -> Task:
         task = None

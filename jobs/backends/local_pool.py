@@ -127,11 +127,16 @@ class ProcessPool:
     # -- caller side ----------------------------------------------------------------------
 
     def submit(self, task: Task) -> None:
-        if self._closing or self._broken:
-            from ..errors import JobsError
-
-            raise JobsError(self._broken or "the queue is closed; open a new jobs.Queue")
+        self._check_open()
         self.pending.append(task)
+        self.wake()
+
+    def submit_at(self, task: Task, due: float) -> None:
+        """Run ``task`` once ``time.monotonic()`` reaches ``due``; it reads as scheduled until then."""
+        self._check_open()
+        task.state = JobStatus.SCHEDULED
+        with self.done:
+            heapq.heappush(self._retry_heap, (due, task.seq, task))
         self.wake()
 
     def submit_many(self, tasks: list[Task]) -> None:
@@ -146,9 +151,15 @@ class ProcessPool:
             except OSError:
                 pass
 
+    def _check_open(self) -> None:
+        if self._closing or self._broken:
+            from ..errors import JobsError
+
+            raise JobsError(self._broken or "the queue is closed; open a new jobs.Queue")
+
     def cancel(self, task: Task) -> bool:
         with self.done:
-            if task.state == JobStatus.QUEUED:
+            if task.state in (JobStatus.QUEUED, JobStatus.SCHEDULED):
                 task.state = JobStatus.CANCELED
                 self._notify(task)
                 return True
@@ -232,7 +243,8 @@ class ProcessPool:
                         self._slots[index] = self._replace_dead(slot)
 
     def _busy(self) -> bool:
-        return (bool(self._retry_heap) or any(t.state == JobStatus.QUEUED for t in self.pending)
+        waiting = (JobStatus.QUEUED, JobStatus.SCHEDULED)  # a canceled later job no longer counts
+        return (any(t.state in waiting for _, _, t in self._retry_heap) or any(t.state == JobStatus.QUEUED for t in self.pending)
                 or any(s.inflight for s in self._slots))
 
     def _dispatch(self) -> None:
@@ -340,11 +352,14 @@ class ProcessPool:
             task.listener.put(task)
 
     def _promote_due_retries(self) -> None:
+        """Due retries and later jobs (``submit_at``) join the pending calls."""
         now = time.monotonic()
-        while self._retry_heap and self._retry_heap[0][0] <= now:
-            _, _, task = heapq.heappop(self._retry_heap)
-            if task.state == JobStatus.QUEUED:
-                self.pending.append(task)
+        with self.done:
+            while self._retry_heap and self._retry_heap[0][0] <= now:
+                _, _, task = heapq.heappop(self._retry_heap)
+                if task.state in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+                    task.state = JobStatus.QUEUED
+                    self.pending.append(task)
 
     def _replace_dead(self, slot: _Slot) -> _Slot:
         self._receive(slot)  # results it sent before dying still count

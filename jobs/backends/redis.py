@@ -24,7 +24,7 @@ from ..functions import importable_name
 from ..options import JobOptions
 from ..progress import Progress
 from ..rq_format import progress as job_progress
-from ..rq_format import results
+from ..rq_format import results, scheduled
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
 from ..sentinel import durability_of
@@ -69,6 +69,16 @@ class RedisBackend(Backend):
     # -- submitting -----------------------------------------------------------------------
 
     def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> tuple[str, Any]:
+        # RQ sends the queue registration and the job in two round trips; one pipeline
+        # (a MULTI/EXEC transaction) sends both at once.
+        return self._write(func, args, kwargs, options, lambda job, pipe: self._queue.enqueue_job(job, pipeline=pipe))
+
+    def submit_later(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions,
+                     run_at: float) -> tuple[str, Any]:
+        return self._write(func, args, kwargs, options, lambda job, pipe: scheduled.schedule(self._queue, job, run_at, pipe))
+
+    def _write(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions,
+               write: Callable[[Job, Any], object]) -> tuple[str, Any]:
         importable_name(func)
         job = self._create_job(func, args, kwargs, options)
         with translated(self._server):
@@ -76,10 +86,8 @@ class RedisBackend(Backend):
                 # RQ would overwrite that job's record, and its id would sit twice in a queue
                 raise ConfigError(f"a job with id {options.job_id!r} already exists at {self._server}: choose another "
                                   f"job_id, or get the existing one with q.job({options.job_id!r})")
-            # RQ sends the queue registration and the job in two round trips; one pipeline
-            # (a MULTI/EXEC transaction) sends both at once.
             with self._client.pipeline() as pipe:
-                self._queue.enqueue_job(job, pipeline=pipe)
+                write(job, pipe)
                 pipe.execute()
             self._confirm_replicated(f"job {job.id}")
         return job.id, None
