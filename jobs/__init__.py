@@ -25,6 +25,7 @@ from .job import Job
 from .options import JobOptions
 from .progress import Progress, report_progress
 from .queue import Queue
+from .schedules import Schedule
 from .status import JobStatus
 from .urls import redact
 
@@ -37,6 +38,7 @@ __all__ = [
     "JobStatus",
     "Progress",
     "report_progress",
+    "Schedule",
     "redact",
     "JobsError",
     "ConfigError",

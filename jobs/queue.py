@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from . import progress_bar, serializers
 from .backends.base import Backend, MapCall, RunsInProcess
 from .errors import ConfigError, JobNotFound
+from .functions import check_callable
 from .job import Job
 from .options import JobOptions
+from .schedules import Rule, Schedule, ScheduleSpec, check_name, check_sequence_args
 from .timing import run_at_in, run_at_of
 from .urls import LocalTarget, parse, redact
 
@@ -111,10 +114,7 @@ class Queue:
         max_losses: int | None = None,
     ) -> Job:
         """Like :meth:`enqueue`, with job options (see :class:`jobs.options.JobOptions`)."""
-        if args is not None and (isinstance(args, (str, bytes)) or not isinstance(args, Sequence)):
-            raise ConfigError(f"args must be a list or tuple of positional arguments, not {type(args).__name__}")
-        if kwargs is not None and (not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)):
-            raise ConfigError(f"kwargs must be a dict of keyword arguments with str keys, not {_describe(kwargs)}")
+        check_sequence_args(args, kwargs)
         options = JobOptions(
             timeout=timeout,
             retries=retries,
@@ -132,6 +132,35 @@ class Queue:
         if not isinstance(job_id, str) or not self._backend.exists(job_id):
             raise JobNotFound(f"no job {job_id!r} on queue {self._name!r} at {self.url}")
         return Job(self._backend, job_id)
+
+    # -- recurring jobs -------------------------------------------------------------------
+
+    def schedule(self, name: str, func: Callable[..., Any], args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None,
+                 *, every: float | None = None, cron: str | None = None, overlap: bool = False) -> Schedule:
+        """Enqueue ``func(*args, **kwargs)`` on every tick of a rule: ``every`` seconds (>= 1) or
+        a five-field ``cron`` string (UTC). The same ``name`` replaces the old rule.
+
+        One job per tick, however many supervisors run; a tick missed while none ran fires once.
+        With ``overlap=False`` a tick is skipped while the previous run is queued or running.
+        On Redis the schedule lives in Redis (every ``workers supervise`` of this queue fires
+        it); on ``local://`` this queue fires it while it is open; on ``fakeredis://`` due ticks
+        fire when jobs are run. Bad input raises before anything is written.
+        """
+        check_name(name)
+        check_callable(func)
+        check_sequence_args(args, kwargs)
+        if not isinstance(overlap, bool):
+            raise ConfigError(f"overlap must be True or False, not {overlap!r}")
+        rule = Rule.of(every, cron, anchor=time.time())
+        return self._backend.schedule(ScheduleSpec(name, func, tuple(args or ()), dict(kwargs or {}), rule, overlap))
+
+    def schedules(self) -> list[Schedule]:
+        """This queue's schedules, by name, with their next run and the last run's status."""
+        return self._backend.schedules()
+
+    def unschedule(self, name: str) -> bool:
+        """Stop the schedule ``name`` (a run already enqueued goes on); False if there was none."""
+        return self._backend.unschedule(check_name(name))
 
     # -- many jobs, like multiprocessing.Pool ----------------------------------------------
 
@@ -196,8 +225,3 @@ class Queue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def _describe(kwargs: object) -> str:
-    if isinstance(kwargs, dict):
-        return "a dict with the key " + repr(next(k for k in kwargs if not isinstance(k, str)))
-    return type(kwargs).__name__

@@ -249,3 +249,20 @@ def wait_until_finished(url, job_ids, timeout_s=30.0):
 def clock():
     """When it ran (wall-clock Unix seconds), for tests of when later jobs run."""
     return time.time()
+
+
+def record_tick(url, key, seconds=0):
+    """A scheduled job that records its run: RPUSH key JSON {tick, start, end, id}, after ``seconds``."""
+    import json
+
+    import redis
+    import rq
+
+    from jobs.rq_format.markers import TICK
+
+    job = rq.get_current_job()
+    start = time.time()
+    time.sleep(seconds)
+    record = {"tick": job.meta[TICK], "start": start, "end": time.time(), "id": job.id}
+    redis.Redis.from_url(url).rpush(key, json.dumps(record))
+    return record["tick"]

@@ -22,7 +22,7 @@ import redis
 from rq.scheduler import RQScheduler
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
-from jobs.rq_format import scheduled
+from jobs.rq_format import scheduled, schedules
 
 log = logging.getLogger(__name__)
 #: Seconds between ticks when no job is due sooner (a job written meanwhile is seen by then).
@@ -42,7 +42,9 @@ class ScheduledJobs:
     def tick(self) -> float:
         """Move due jobs of the queues whose lock we hold; seconds until the next tick is wanted."""
         scheduler = self._scheduler
+        wait_s = INTERVAL_S
         try:
+            wait_s = self._fire_schedules()
             if not self._registered:
                 scheduler.register_birth()
                 self._registered = True
@@ -50,7 +52,7 @@ class ScheduledJobs:
                 scheduler.acquire_locks()
             if scheduler.acquired_locks:
                 scheduler.heartbeat()
-                return self._move(sorted(scheduler.acquired_locks))
+                wait_s = min(wait_s, self._move(sorted(scheduler.acquired_locks)))
         except TRANSIENT_ERRORS as exc:
             log.debug("scheduler tick skipped: %s", type(exc).__name__)
         except redis.exceptions.RedisError as exc:
@@ -58,17 +60,24 @@ class ScheduledJobs:
             if not self._warned:
                 log.warning("scheduled jobs cannot be moved to their queues: Redis said %s", exc)
                 self._warned = True
-        return INTERVAL_S
+        return wait_s
+
+    def _fire_schedules(self) -> float:
+        """Every supervisor fires every due schedule of its queues (each tick once fleet-wide: see
+        :mod:`jobs.rq_format.schedules`); seconds until the next one is due."""
+        queues = sorted(self._queues)
+        for name in queues:
+            for fired in schedules.fire_due(self._connection, name, self._scheduler.serializer, time.time()):
+                if fired.job_id:
+                    log.debug("schedule %r: enqueued %s", fired.name, fired.job_id)
+        return _until(schedules.next_due(self._connection, queues))
 
     def _move(self, queues: list[str]) -> float:
         serializer = self._scheduler.serializer
         for name in queues:
             scheduled.move_due(self._connection, name, serializer, time.time())
         self._scheduler.enqueue_scheduled_jobs()  # what RQ alone handles: rate-limited jobs
-        due = scheduled.earliest_due(self._connection, queues)
-        wait_s = INTERVAL_S if due is None else due - time.time()
-        # what is still due was not ours to move (rate-limited: RQ moves it): no faster tick for it
-        return wait_s if 0.0 < wait_s < INTERVAL_S else INTERVAL_S
+        return _until(scheduled.earliest_due(self._connection, queues))
 
     def stop(self) -> None:
         """Release the locks at once, so another supervisor takes over without waiting."""
@@ -77,3 +86,11 @@ class ScheduledJobs:
                 self._scheduler.stop()
         except redis.exceptions.RedisError as exc:
             log.debug("scheduler stop: %s", type(exc).__name__)
+
+
+def _until(due: float | None) -> float:
+    """Seconds to wait for a job or tick due at ``due``, within the next interval. What is due
+    already was not ours to move (rate-limited: RQ moves it) or not ours to fire (fired by
+    another supervisor a moment ago): no faster tick for it."""
+    wait_s = INTERVAL_S if due is None else due - time.time()
+    return wait_s if 0.0 < wait_s < INTERVAL_S else INTERVAL_S

@@ -14,8 +14,9 @@ import redis
 from rq.utils import as_text
 from rq.worker import SimpleWorker
 
-from jobs.rq_format import keys, reads
+from jobs.rq_format import keys, reads, schedules
 from jobs.rq_format.reads import QueueCounts
+from jobs.schedules import Schedule
 
 
 @dataclass
@@ -45,12 +46,15 @@ class FleetReport:
     supervisors: list[SupervisorReport]
     workers: list[WorkerReport]
     queues: list[QueueCounts]
+    #: (queue name, schedule) for every queue that has schedules
+    schedules: list[tuple[str, Schedule]] = field(default_factory=list)
 
 
 def collect(connection: redis.Redis) -> FleetReport:
     """Read the whole picture (a handful of round trips plus one pipeline per queue's failed jobs)."""
     return FleetReport(_supervisors(connection), _workers(connection),
-                       [reads.queue_counts(connection, q) for q in reads.queues(connection)])
+                       [reads.queue_counts(connection, q) for q in reads.queues(connection)],
+                       [(q, s) for q in schedules.queues_with_schedules(connection) for s in schedules.load(connection, q)])
 
 
 def _supervisors(connection: redis.Redis) -> list[SupervisorReport]:
@@ -102,5 +106,12 @@ def render(status: FleetReport) -> str:
     for q in status.queues:
         lines.append(f"  {q.name:<20} queued={q.queued} started={q.started} failed={q.failed} lost={q.lost}")
     if not status.queues:
+        lines.append("  (none)")
+    lines.append("Schedules:")
+    for queue, sched in status.schedules:
+        last = "never" if sched.last_run is None else f"{sched.last_run:%Y-%m-%d %H:%M:%S} {sched.last_status or 'expired'}"
+        lines.append(f"  {queue}/{sched.name}  {sched.rule}  {sched.function}  next={sched.next_run:%Y-%m-%d %H:%M:%S%z} "
+                     f"last={last}")
+    if not status.schedules:
         lines.append("  (none)")
     return "\n".join(lines)

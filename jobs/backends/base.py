@@ -15,6 +15,7 @@ from typing import Any
 
 from ..options import JobOptions
 from ..progress import Progress
+from ..schedules import Schedule, ScheduleSpec
 from ..status import JobStatus
 
 
@@ -63,6 +64,18 @@ class Backend(ABC):
     @abstractmethod
     def imap_unordered(self, call: MapCall) -> Iterator[Any]:
         """Like :meth:`imap`, yielding each result as soon as its job ends."""
+
+    @abstractmethod
+    def schedule(self, spec: ScheduleSpec) -> Schedule:
+        """Keep (or replace) the recurring job ``spec.name``; raises before writing when it is bad."""
+
+    @abstractmethod
+    def schedules(self) -> list[Schedule]:
+        """The schedules this backend fires for this queue, by name."""
+
+    @abstractmethod
+    def unschedule(self, name: str) -> bool:
+        """Forget the schedule; False when there was none."""
 
     @abstractmethod
     def status(self, job_id: str) -> JobStatus:

@@ -16,7 +16,7 @@ import rq
 from rq.timeouts import TimerDeathPenalty
 
 from ..errors import ResultTimeout
-from ..rq_format import results, scheduled
+from ..rq_format import results, scheduled, schedules
 from .base import RunsInProcess
 from .redis import RedisBackend
 from .redis_errors import translated
@@ -92,8 +92,10 @@ class FakeRedisBackend(RedisBackend, RunsInProcess):
             return int(waiting - self._queue.count)
 
     def _enqueue_due_scheduled(self) -> None:
-        """What RQ's scheduler would do in the background: due scheduled jobs back on the queue."""
+        """What a supervisor would do in the background: due schedules' ticks and due scheduled
+        jobs onto the queue."""
         with translated(self._server):
+            schedules.fire_due(self._client, self._queue.name, self._serializer, time.time())
             scheduled.move_due(self._client, self._queue.name, self._serializer, time.time())
 
 

@@ -33,11 +33,13 @@ from ..functions import dumps_function
 from ..options import JobOptions
 from ..progress import Progress
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
+from ..schedules import Schedule, ScheduleSpec
 from ..serializers import check_dumps
 from ..status import JobStatus
 from .base import Backend, MapCall
 from .local_child import Kind, Outcome
 from .local_pool import ProcessPool, Task
+from .local_schedules import LocalSchedules
 
 __all__ = ["LocalBackend"]
 
@@ -61,6 +63,7 @@ class LocalBackend(Backend):
         self._tasks: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
         self._func_cache: dict[Any, bytes] = {}
         self._pool = ProcessPool(processes, serializer)
+        self._schedules = LocalSchedules(lambda spec: self.submit(spec.func, spec.args, spec.kwargs, JobOptions()))
         _live_backends.add(self)
 
     def __repr__(self) -> str:
@@ -103,6 +106,19 @@ class LocalBackend(Backend):
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
         self._tasks[seq] = task
         return task
+
+    # -- recurring jobs ---------------------------------------------------------------------
+
+    def schedule(self, spec: ScheduleSpec) -> Schedule:
+        self._function_blob(spec.func)  # refuse what cannot reach a worker before keeping it
+        check_dumps(self._serializer, (spec.args, spec.kwargs), f"the arguments of schedule {spec.name!r}")
+        return self._schedules.put(spec)
+
+    def schedules(self) -> list[Schedule]:
+        return self._schedules.all()
+
+    def unschedule(self, name: str) -> bool:
+        return self._schedules.remove(name)
 
     def _task(self, job_id: str) -> Task:
         task = None
@@ -215,10 +231,12 @@ class LocalBackend(Backend):
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._schedules.stop()
         self._pool.close()
         _live_backends.discard(self)
 
     def terminate(self) -> None:
+        self._schedules.stop()
         self._pool.terminate()
 
 

@@ -222,9 +222,11 @@ class ProcessPool:
 
     def _loop(self) -> None:
         while True:
-            self._wake_flag = False
+            # Drain, then clear the flag: a wake() between the two sends a byte we see next time
+            # (the other order could swallow a wake and leave the flag set, muting every later one).
             while self._wake_r.poll():
                 self._wake_r.recv_bytes()
+            self._wake_flag = False
             self._promote_due_retries()
             self._dispatch()
             if self._broken or (self._closing and not self._busy()):

@@ -24,9 +24,11 @@ from ..functions import importable_name
 from ..options import JobOptions
 from ..progress import Progress
 from ..rq_format import progress as job_progress
-from ..rq_format import results, scheduled
+from ..rq_format import results, scheduled, schedules
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
+from ..schedules import Schedule, ScheduleSpec
+from ..serializers import check_dumps
 from ..sentinel import durability_of
 from ..status import WAITING, JobStatus
 from ..urls import connect, describe_server, redact
@@ -123,6 +125,26 @@ class RedisBackend(Backend):
             name = getattr(func, "__qualname__", repr(func))
             raise SerializationError(f"the arguments of {name} cannot be serialized: {type(exc).__name__}: {exc}") from exc
         return job
+
+    # -- recurring jobs -----------------------------------------------------------------------
+
+    def schedule(self, spec: ScheduleSpec) -> Schedule:
+        func_name = importable_name(spec.func)
+        if func_name is None:
+            raise SerializationError("a schedule on Redis needs a plain module-level function (not a method or callable "
+                                     "object): a worker imports it by name")
+        call = check_dumps(self._serializer, (list(spec.args), spec.kwargs), f"the arguments of schedule {spec.name!r}")
+        with translated(self._server):
+            schedules.save(self._client, self._queue.name, spec.name, func_name, call, spec.rule, spec.overlap)
+        return next(s for s in self.schedules() if s.name == spec.name)
+
+    def schedules(self) -> list[Schedule]:
+        with translated(self._server):
+            return schedules.load(self._client, self._queue.name)
+
+    def unschedule(self, name: str) -> bool:
+        with translated(self._server):
+            return schedules.remove(self._client, self._queue.name, name)
 
     # -- one job ----------------------------------------------------------------------------
 

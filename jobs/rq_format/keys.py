@@ -11,6 +11,14 @@ jobfleet's keys only say *who holds what*, so that a job whose process or host d
 - ``jobfleet:supervisor:<id>:workers`` (set): worker names that may still hold jobs.
 - ``jobfleet:claim:<worker>`` (string, NX with a TTL): taken by the one supervisor that
   re-queues a dead worker's held jobs, so each job is re-queued exactly once.
+
+Recurring jobs (:mod:`.schedules`):
+
+- ``jobfleet:schedule-queues`` (set): the queue names that have schedules.
+- ``jobfleet:schedule-due:<queue>`` (sorted set): schedule name -> its next run (Unix seconds).
+- ``jobfleet:schedule:<queue>|<name>`` (hash): the rule, the call, the next run and the last
+  run. ``|`` is in neither a queue nor a schedule name, so no two pairs share a key. Whoever
+  fires a tick changes this hash under WATCH, so a tick fires once whoever else tries.
 """
 
 from __future__ import annotations
@@ -96,3 +104,14 @@ def supervisor_workers(supervisor_id: str) -> str:
 
 def claim(worker_name: str) -> str:
     return f"{PREFIX}claim:{worker_name}"
+
+
+SCHEDULE_QUEUES = PREFIX + "schedule-queues"
+
+
+def schedule_due(queue_name: str) -> str:
+    return f"{PREFIX}schedule-due:{queue_name}"
+
+
+def schedule(queue_name: str, name: str) -> str:
+    return f"{PREFIX}schedule:{queue_name}|{name}"

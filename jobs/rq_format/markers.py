@@ -1,7 +1,7 @@
 """What jobfleet keeps in an RQ job's ``meta``: the contract between client and workers, typed.
 
 RQ stores ``meta`` with the job, so everything here is visible to ``rq info`` users, survives a
-restart of either side, and travels with either serializer (only ints, strings and None).
+restart of either side, and travels with either serializer (only numbers, strings and None).
 
 - ``jobfleet_losses`` (int): how many times a worker died (SIGKILL, OOM, segfault, a host that
   vanished) while it held this job. Each loss puts the job back on its queue.
@@ -16,6 +16,8 @@ restart of either side, and travels with either serializer (only ints, strings a
 - ``jobfleet_progress`` (dict ``{"done", "total", "message"}``): the job's last
   :func:`jobs.report_progress`, written by the job while it runs (rate-limited; see
   :mod:`jobs.progress`) and kept after it ended; rq-dashboard shows it with the meta.
+- ``jobfleet_schedule`` (str), ``jobfleet_tick`` (float): on a job a schedule enqueued, which
+  schedule and which tick (Unix seconds) it runs for.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ MAX_LOSSES = "jobfleet_max_losses"
 LOST = "jobfleet_lost"
 FAILURE = "jobfleet_failure"
 PROGRESS = "jobfleet_progress"
+#: On a job a schedule enqueued: the schedule's name (str) and the tick it ran for (Unix seconds, float).
+SCHEDULE = "jobfleet_schedule"
+TICK = "jobfleet_tick"
 #: The default bound on losses, for the supervisor and the local backend alike.
 DEFAULT_MAX_LOSSES = 3
 #: How a given-up job's failed result begins, for people reading ``rq info`` (never parsed).

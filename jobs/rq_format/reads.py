@@ -7,6 +7,7 @@ status command must never change what it looks at.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,10 @@ def _age(now: float, enqueued_at: bytes | None) -> float | None:
         return max(0.0, now - utcparse(as_text(enqueued_at)).timestamp())
     except ValueError:
         return None
+def earliest_score(connection: redis.Redis, sorted_sets: Iterable[str]) -> float | None:
+    """The lowest score over these sorted sets (a due time, Unix seconds), or None when all are empty."""
+    with connection.pipeline(transaction=False) as pipe:
+        for key in sorted_sets:
+            pipe.zrange(key, 0, 0, withscores=True)
+        found = [rows[0][1] for rows in pipe.execute() if rows]
+    return min(found) if found else None

@@ -17,7 +17,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from . import keys
+from . import keys, reads
 
 __all__ = ["schedule", "move_due", "earliest_due"]
 
@@ -55,8 +55,4 @@ def move_due(connection: redis.Redis, queue_name: str, serializer: Any, now: flo
 
 def earliest_due(connection: redis.Redis, queue_names: Iterable[str]) -> float | None:
     """The earliest time (Unix seconds) a scheduled job of these queues is due, or None."""
-    with connection.pipeline(transaction=False) as pipe:
-        for name in queue_names:
-            pipe.zrange(keys.scheduled_registry(name), 0, 0, withscores=True)
-        found = [rows[0][1] for rows in pipe.execute() if rows]
-    return min(found) if found else None
+    return reads.earliest_score(connection, [keys.scheduled_registry(name) for name in queue_names])
