@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,9 +94,12 @@ def _full_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_nothing(client_url, worker_url, admin):
+def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_nothing(client_url, worker_url, admin,
+                                                                                      acl_server):
     # Given the client as jobs-client and a supervisor as jobs-worker (the ACL of docs/security.md)
     marker = tempfile.mktemp(prefix="jobfleet-acl-")
+    with jobs.Queue(_url(acl_server, "default", ADMIN_PASSWORD)) as owner:  # schedules: see docs/security.md
+        owner.schedule("acl-every-second", job_functions.square, [6], every=1)
     with jobs.Queue(client_url) as queue:
         # When the client uses every part of its API while the supervisor runs, loses a worker
         # to a job that kills it, re-queues that job, reports its status and shuts down
@@ -106,6 +110,7 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
                                           result_ttl=60, failure_ttl=60, description="acl", max_losses=3, job_id="acl-1")
         killer = queue.enqueue_call(job_functions.kill_once, [marker + ".kill"], max_losses=3)
         backed_off = queue.enqueue_call(job_functions.fail_once, [marker + ".later"], retries=1, retry_interval=[1])
+        later = queue.enqueue_in(0.5, job_functions.square, 5)
         failing = queue.enqueue(job_functions.fail, "no")
         squares = queue.imap(job_functions.square, range(5))
         chunked = queue.imap(job_functions.square, range(5), chunksize=2)
@@ -113,7 +118,8 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
             supervisor.wait_children(2)
             status = workers_cli("status", "--url", worker_url)
             results = [single.result(timeout=60), with_options.result(timeout=60), killer.result(timeout=60),
-                       list(squares), list(chunked), backed_off.result(timeout=60)]
+                       list(squares), list(chunked), backed_off.result(timeout=60), later.result(timeout=60)]
+            wait_until(lambda: admin.keys("rq:job:schedule-acl-every-second-*"), 20, what="a tick of the schedule")
             with pytest.raises(jobs.JobFailed):
                 failing.result(timeout=60)
             assert queue.job("acl-1").status == "finished"
@@ -121,12 +127,33 @@ def test_the_documented_acl_users_run_the_whole_workload_and_redis_denies_them_n
             assert supervisor.wait(timeout=60) == 0, supervisor.output()
     # Then everything worked
     assert status.returncode == 0, status.stderr
-    assert results == [9, "ok", "survived", [0, 1, 4, 9, 16], [0, 1, 4, 9, 16], "ok"]
+    assert results == [9, "ok", "survived", [0, 1, 4, 9, 16], [0, 1, 4, 9, 16], "ok", 25]
     # And Redis denied neither user anything
     assert admin.acl_log() == []
     for suffix in (".kill", ".fail", ".later"):
         if os.path.exists(marker + suffix):
             os.unlink(marker + suffix)
+
+
+def test_a_client_that_defines_schedules_needs_only_what_docs_security_md_adds(acl_server, admin):
+    # Given the jobs-client user plus the additions docs/security.md gives for schedules
+    from tests.acl import DOCS, documented_acl
+
+    extra = re.search(r"needs its own\s+keys and three commands beyond `jobs-client`: add `([^`]+)`", DOCS.read_text())
+    assert extra, "docs/security.md no longer says what a client that defines schedules adds"
+    rules = documented_acl()["jobs-client"].split()[3:]
+    rules = [f">{CLIENT_PASSWORD}" if w == ">PASSWORD" else w for w in rules] + extra.group(1).split()
+    admin.acl_setuser("jobs-scheduler", reset=True)
+    admin.execute_command("ACL", "SETUSER", "jobs-scheduler", *rules)
+    # When it defines, lists and removes a schedule and enqueues a later job
+    with jobs.Queue(_url(acl_server, "jobs-scheduler", CLIENT_PASSWORD)) as queue:
+        queue.schedule("nightly", job_functions.square, [2], cron="0 3 * * *")
+        names = [s.name for s in queue.schedules()]
+        assert queue.unschedule("nightly")
+        queue.enqueue_in(60, job_functions.square, 2)
+    # Then it worked and Redis denied it nothing
+    assert names == ["nightly"]
+    assert admin.acl_log() == []
 
 
 @pytest.mark.parametrize("user, password", [("jobs-client", CLIENT_PASSWORD), ("jobs-worker", WORKER_PASSWORD)])

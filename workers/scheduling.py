@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 from rq.scheduler import RQScheduler
@@ -37,30 +38,37 @@ class ScheduledJobs:
         self._scheduler = RQScheduler(list(queues), connection=connection, serializer=serializer,
                                       interval=1, logging_level=log_level)
         self._registered = False
-        self._warned = False
+        self._warned: set[str] = set()
 
     def tick(self) -> float:
-        """Move due jobs of the queues whose lock we hold; seconds until the next tick is wanted."""
-        scheduler = self._scheduler
-        wait_s = INTERVAL_S
+        """Fire due schedules, move due jobs of the queues whose lock we hold; seconds until the
+        next tick is wanted. One failing (Redis down, an ACL that denies a command) does not
+        stop the other, nor the workers."""
+        return min(self._guarded(self._fire_schedules, "recurring schedules cannot fire"),
+                   self._guarded(self._move_scheduled, "scheduled jobs cannot be moved to their queues"))
+
+    def _guarded(self, step: Callable[[], float], what: str) -> float:
         try:
-            wait_s = self._fire_schedules()
-            if not self._registered:
-                scheduler.register_birth()
-                self._registered = True
-            if scheduler.acquired_locks != self._queues:
-                scheduler.acquire_locks()
-            if scheduler.acquired_locks:
-                scheduler.heartbeat()
-                wait_s = min(wait_s, self._move(sorted(scheduler.acquired_locks)))
+            return step()
         except TRANSIENT_ERRORS as exc:
-            log.debug("scheduler tick skipped: %s", type(exc).__name__)
+            log.debug("%s this tick: %s", what, type(exc).__name__)
         except redis.exceptions.RedisError as exc:
-            # e.g. an ACL that denies a command: scheduled jobs wait, the workers go on.
-            if not self._warned:
-                log.warning("scheduled jobs cannot be moved to their queues: Redis said %s", exc)
-                self._warned = True
-        return wait_s
+            if what not in self._warned:
+                log.warning("%s: Redis said %s", what, exc)
+                self._warned.add(what)
+        return INTERVAL_S
+
+    def _move_scheduled(self) -> float:
+        scheduler = self._scheduler
+        if not self._registered:
+            scheduler.register_birth()
+            self._registered = True
+        if scheduler.acquired_locks != self._queues:
+            scheduler.acquire_locks()
+        if not scheduler.acquired_locks:
+            return INTERVAL_S
+        scheduler.heartbeat()
+        return self._move(sorted(scheduler.acquired_locks))
 
     def _fire_schedules(self) -> float:
         """Every supervisor fires every due schedule of its queues (each tick once fleet-wide: see
