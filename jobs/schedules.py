@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from croniter import CroniterBadDateError, croniter
-
 from .errors import ConfigError
 from .options import MAX_SECONDS
 from .status import JobStatus
@@ -58,6 +56,8 @@ class Rule:
                     or not 1 <= every <= MAX_SECONDS):
                 raise ConfigError(f"every must be a number of seconds from 1 to {MAX_SECONDS}, not {every!r}")
             return cls(every=float(every), anchor=anchor)
+        from croniter import CroniterBadDateError
+
         rule = cls(cron=_checked_cron(cron), anchor=anchor)
         try:
             rule.next_after(anchor)
@@ -73,15 +73,13 @@ class Rule:
         """The first tick strictly after ``t`` (Unix seconds)."""
         if self.every is not None:
             return self.anchor + (math.floor((t - self.anchor) / self.every) + 1) * self.every
-        assert self.cron is not None
-        return float(croniter(self.cron, datetime.fromtimestamp(t, timezone.utc)).get_next(float))
+        return float(_croniter(self.cron, t).get_next(float))
 
     def before(self, tick: float) -> float:
         """The tick before ``tick`` (itself a tick)."""
         if self.every is not None:
             return tick - self.every
-        assert self.cron is not None
-        return float(croniter(self.cron, datetime.fromtimestamp(tick, timezone.utc)).get_prev(float))
+        return float(_croniter(self.cron, tick).get_prev(float))
 
     def due(self, now: float) -> tuple[float, float]:
         """(the latest tick at or before ``now``, the next tick after it): what one firing runs and
@@ -90,7 +88,18 @@ class Rule:
         return self.before(upcoming), upcoming
 
 
+def _croniter(cron: str | None, t: float) -> Any:
+    # Imported when a cron rule is used: croniter runs `file` on the interpreter at import
+    # (platform.architecture), a child process a supervisor without cron rules need not fork.
+    from croniter import croniter
+
+    assert cron is not None
+    return croniter(cron, datetime.fromtimestamp(t, timezone.utc))
+
+
 def _checked_cron(cron: object) -> str:
+    from croniter import croniter
+
     if not isinstance(cron, str):
         raise ConfigError(f"cron must be a string of five fields such as '*/5 * * * *', not {type(cron).__name__}")
     fields = cron.split()
