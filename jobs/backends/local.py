@@ -93,7 +93,7 @@ class LocalBackend(Backend):
         task = self._task_of(func, args, kwargs, options)
         # A timer in the pool: the dispatcher wakes at the task's time (monotonic, so a clock
         # change after the call does not move it).
-        self._pool.submit_at(task, time.monotonic() + max(0.0, run_at - time.time()))
+        self._pool.submit(task, due=time.monotonic() + max(0.0, run_at - time.time()))
         return f"{self._prefix}{task.seq}", task
 
     def _task_of(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Task:

@@ -15,7 +15,6 @@ Callers never touch the processes: they append to ``pending`` and wait on ``done
 
 from __future__ import annotations
 
-import heapq
 import logging
 import multiprocessing
 import os
@@ -30,6 +29,7 @@ from ..progress import Progress
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..status import ENDED, JobStatus
 from .local_child import CallItem, Claims, Kind, Outcome, ProgressItem, ResultItem, child_main
+from .local_due import NOT_SENT, DueCalls
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class ProcessPool:
         self._serializer = serializer
         self.pending: deque[Task] = deque()
         self.done = threading.Condition()
-        self._retry_heap: list[tuple[float, int, Task]] = []
+        self._due = DueCalls()  # retries with an interval, later jobs
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._wake_flag = False
         self._closing = False
@@ -126,17 +126,16 @@ class ProcessPool:
 
     # -- caller side ----------------------------------------------------------------------
 
-    def submit(self, task: Task) -> None:
-        self._check_open()
-        self.pending.append(task)
-        self.wake()
+    def submit(self, task: Task, due: float | None = None) -> None:
+        """Queue ``task``; with ``due`` (a ``time.monotonic()`` time) it is scheduled until then."""
+        if self._closing or self._broken:
+            from ..errors import JobsError
 
-    def submit_at(self, task: Task, due: float) -> None:
-        """Run ``task`` once ``time.monotonic()`` reaches ``due``; it reads as scheduled until then."""
-        self._check_open()
-        task.state = JobStatus.SCHEDULED
-        with self.done:
-            heapq.heappush(self._retry_heap, (due, task.seq, task))
+            raise JobsError(self._broken or "the queue is closed; open a new jobs.Queue")
+        if due is None:
+            self.pending.append(task)
+        else:
+            self._due.push(due, task, scheduled=True)
         self.wake()
 
     def submit_many(self, tasks: list[Task]) -> None:
@@ -151,15 +150,9 @@ class ProcessPool:
             except OSError:
                 pass
 
-    def _check_open(self) -> None:
-        if self._closing or self._broken:
-            from ..errors import JobsError
-
-            raise JobsError(self._broken or "the queue is closed; open a new jobs.Queue")
-
     def cancel(self, task: Task) -> bool:
         with self.done:
-            if task.state in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+            if task.state in NOT_SENT:
                 task.state = JobStatus.CANCELED
                 self._notify(task)
                 return True
@@ -222,8 +215,7 @@ class ProcessPool:
 
     def _loop(self) -> None:
         while True:
-            # Drain, then clear the flag: a wake() between the two sends a byte we see next time
-            # (the other order could swallow a wake and leave the flag set, muting every later one).
+            # Drain, then clear the flag (the other order could swallow a wake and mute later ones).
             while self._wake_r.poll():
                 self._wake_r.recv_bytes()
             self._wake_flag = False
@@ -234,8 +226,8 @@ class ProcessPool:
             waitables: list[Any] = [self._wake_r]
             for slot in self._slots:
                 waitables += (slot.conn, slot.process.sentinel)
-            delay = self._retry_heap[0][0] - time.monotonic() if self._retry_heap else None
-            for ready in wait_for_ready(waitables, None if delay is None else max(0.0, delay)):
+            delay = self._due.delay(time.monotonic())
+            for ready in wait_for_ready(waitables, delay):
                 if ready is self._wake_r:
                     continue
                 for index, slot in enumerate(self._slots):
@@ -245,8 +237,7 @@ class ProcessPool:
                         self._slots[index] = self._replace_dead(slot)
 
     def _busy(self) -> bool:
-        waiting = (JobStatus.QUEUED, JobStatus.SCHEDULED)  # a canceled later job no longer counts
-        return (any(t.state in waiting for _, _, t in self._retry_heap) or any(t.state == JobStatus.QUEUED for t in self.pending)
+        return (self._due.waiting() or any(t.state == JobStatus.QUEUED for t in self.pending)
                 or any(s.inflight for s in self._slots))
 
     def _dispatch(self) -> None:
@@ -342,7 +333,7 @@ class ProcessPool:
             task.retries -= 1
             task.state = JobStatus.QUEUED
             delay = task.options.interval_before(attempt) if task.options else 0.0
-            heapq.heappush(self._retry_heap, (time.monotonic() + delay, task.seq, task))
+            self._due.push(time.monotonic() + delay, task)
             return
         task.outcome, task.data = outcome, data
         task.state = JobStatus.FINISHED if outcome == Outcome.OK else JobStatus.FAILED
@@ -354,14 +345,7 @@ class ProcessPool:
             task.listener.put(task)
 
     def _promote_due_retries(self) -> None:
-        """Due retries and later jobs (``submit_at``) join the pending calls."""
-        now = time.monotonic()
-        with self.done:
-            while self._retry_heap and self._retry_heap[0][0] <= now:
-                _, _, task = heapq.heappop(self._retry_heap)
-                if task.state in (JobStatus.QUEUED, JobStatus.SCHEDULED):
-                    task.state = JobStatus.QUEUED
-                    self.pending.append(task)
+        self.pending.extend(self._due.pop_due(time.monotonic()))
 
     def _replace_dead(self, slot: _Slot) -> _Slot:
         self._receive(slot)  # results it sent before dying still count
@@ -408,7 +392,7 @@ class ProcessPool:
     def _fail_everything(self, reason: str) -> None:
         with self.done:
             leftovers = [t for s in self._slots for t in s.inflight.values()] + list(self.pending)
-            leftovers += [t for _, _, t in self._retry_heap]
+            leftovers += self._due.tasks()
             for task in leftovers:
                 if not task.ended():
                     task.outcome, task.data, task.state = Outcome.BROKEN, reason, JobStatus.FAILED

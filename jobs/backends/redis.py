@@ -28,8 +28,8 @@ from ..rq_format import results, scheduled, schedules
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
 from ..schedules import Schedule, ScheduleSpec
-from ..serializers import check_dumps
 from ..sentinel import durability_of
+from ..serializers import check_dumps
 from ..status import WAITING, JobStatus
 from ..urls import connect, describe_server, redact
 from .base import Backend, MapCall
@@ -136,6 +136,7 @@ class RedisBackend(Backend):
         call = check_dumps(self._serializer, (list(spec.args), spec.kwargs), f"the arguments of schedule {spec.name!r}")
         with translated(self._server):
             schedules.save(self._client, self._queue.name, spec.name, func_name, call, spec.rule, spec.overlap)
+            self._confirm_replicated(f"schedule {spec.name!r}")
         return next(s for s in self.schedules() if s.name == spec.name)
 
     def schedules(self) -> list[Schedule]:
