@@ -121,8 +121,9 @@ def run_mode(mode: str, root: Path, tests: list[str] | None = None, select: str 
     ``mode`` on a redis-server of their own.
 
     A test that kills the pytest process itself (e.g. a "kill the work horse" test with an
-    in-process worker, whose horse is pytest) is recorded as ``aborted`` and pytest runs again on
-    the tests not yet run.
+    in-process worker, whose horse is pytest) or runs past ``TEST_TIMEOUT_S`` (pytest-timeout
+    then ends the process) is recorded as ``aborted`` and pytest runs again on the tests not
+    yet run.
     """
     if redis_server_path() is None:
         raise SuiteUnavailable("redis-server is not installed (apt-get install -y redis-server)")
@@ -131,6 +132,9 @@ def run_mode(mode: str, root: Path, tests: list[str] | None = None, select: str 
     log.unlink(missing_ok=True)
     base = [sys.executable, "-m", "pytest", "-c", str(root / "pytest.ini"), "--rootdir", str(root),
             "-p", "rq_suite_plugin", "-p", "no:cacheprovider", "-q", "-rN", f"--timeout={TEST_TIMEOUT_S}",
+            # the thread method: the signal one shares SIGALRM with RQ's death penalty, which
+            # re-arms it for every job, so a hanging worker would never be timed out
+            "--timeout-method=thread",
             *(["-k", select] if select else []), *(tests if tests is not None else ["tests"])]
     started = time.monotonic()
     run = ModeRun(mode, 0.0, 0, log=str(log))
@@ -143,9 +147,10 @@ def run_mode(mode: str, root: Path, tests: list[str] | None = None, select: str 
             with open(log, "a", encoding="utf-8") as out:
                 run.returncode = _run_in_own_group(base + deselected, root, env, out, remaining_s)
             run.tests, aborted = _read_results(results)
-            if run.returncode in (0, 1, 5) or aborted is None or remaining_s <= 0:
+            if aborted is None or remaining_s <= 0:
                 break
-            run.tests[aborted] = {"outcome": "aborted", "message": f"pytest died (exit {run.returncode})",
+            how = "timed out" if run.returncode == 1 else f"pytest died (exit {run.returncode})"
+            run.tests[aborted] = {"outcome": "aborted", "message": how,
                                   "seconds": 0.0, "ran_batch_worker": False}
             with open(results, "a", encoding="utf-8") as out:
                 out.write(json.dumps({"nodeid": aborted, **run.tests[aborted]}) + "\n")
