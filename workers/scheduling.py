@@ -32,6 +32,11 @@ class ScheduledJobs:
         self._registered = False
         self._warned = False
 
+    @property
+    def rq_scheduler(self) -> RQScheduler:
+        """RQ's own scheduler behind the ticks (its locks and registration), for code that inspects it."""
+        return self._scheduler
+
     def tick(self) -> None:
         scheduler = self._scheduler
         try:

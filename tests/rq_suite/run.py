@@ -101,7 +101,8 @@ def fetch_tests(version: str | None = None, cache: Path = CACHE) -> Path:
                    f"rq=={version}", "-d", str(cache)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
         if done.returncode != 0 or not sdist.exists():
-            raise SuiteUnavailable(f"pip could not download the sdist of rq=={version}: {done.stderr.strip()[-500:]}")
+            errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or [done.stderr.strip()]
+            raise SuiteUnavailable(f"pip could not download the sdist of rq=={version}: {errors[-1][:300]}")
     prefix = f"rq-{version}/tests/"
     with tarfile.open(sdist) as archive:
         members = [m for m in archive.getmembers() if m.name.startswith(prefix) and (m.isfile() or m.isdir())]

@@ -32,14 +32,16 @@ class BatchWorkerAsRQ(BatchWorker):
         BatchWorkerAsRQ.runs += 1
         self.register_birth()
         self.set_state("idle")
-        scheduler = (ScheduledJobs(self.connection, tuple(self.queue_names()), self.serializer, "WARNING")
+        scheduled = (ScheduledJobs(self.connection, tuple(self.queue_names()), self.serializer, "WARNING")
                      if with_scheduler else None)
-        ticking = _Ticker(scheduler, burst)
-        with _child_signals(self):
-            try:
+        self.scheduler = scheduled.rq_scheduler if scheduled else None  # where RQ's tests look for it
+        ticking = _Ticker(scheduled, burst)
+        try:
+            ticking.start()
+            with _child_signals(self):
                 return bool(self.run(burst=burst, max_jobs=max_jobs))
-            finally:
-                ticking.stop()
+        finally:
+            ticking.stop()
 
 
 class _Ticker:
@@ -47,12 +49,15 @@ class _Ticker:
 
     def __init__(self, scheduler: ScheduledJobs | None, burst: bool) -> None:
         self._scheduler = scheduler
+        self._burst = burst
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        if scheduler is None:
+
+    def start(self) -> None:
+        if self._scheduler is None:
             return
-        scheduler.tick()
-        if not burst:
+        self._scheduler.tick()
+        if not self._burst:
             self._thread = threading.Thread(target=self._loop, name="rq-suite-scheduler", daemon=True)
             self._thread.start()
 
