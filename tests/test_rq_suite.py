@@ -22,9 +22,22 @@ def _suite_unavailable(reason: str) -> None:
     pytest.skip(f"RQ's test suite skipped: {reason}")
 
 
+def _regressions(root, tests: list[str] | None = None, tag: str = "") -> tuple[list[str], ModeRun]:
+    """Run ``tests`` (default: all) with BatchWorker, those that do not pass again with RQ's
+    SimpleWorker; the ones that pass only with SimpleWorker, and the BatchWorker run."""
+    batch = suite.run_mode("batch", root, tests, tag=tag)
+    not_passed = sorted(t for t, row in batch.tests.items() if row["outcome"] != "passed")
+    simple = suite.run_mode("simple", root, not_passed, tag=tag)
+    # Both runs completed: tests collected and recorded, pytest exited normally
+    assert batch.returncode in (0, 1) and batch.count("passed") > 0, f"the BatchWorker run broke: see {batch.log}"
+    assert simple.returncode in (0, 1, 5) and set(simple.tests) == set(not_passed), \
+        f"the SimpleWorker run did not run the {len(not_passed)} tests it was given: see {simple.log}"
+    return suite.regressions(simple, batch), batch
+
+
 @pytest.mark.slow
 @pytest.mark.redis
-@pytest.mark.timeout(2 * suite.MODE_TIMEOUT_S)
+@pytest.mark.timeout(4 * suite.MODE_TIMEOUT_S)
 def test_every_rq_test_that_passes_with_simpleworker_passes_with_batchworker():
     # Given RQ's own tests for the installed rq version and the listed exceptions
     exceptions = suite.load_exceptions()
@@ -32,25 +45,20 @@ def test_every_rq_test_that_passes_with_simpleworker_passes_with_batchworker():
         root = suite.fetch_tests()
         # When they all run with BatchWorker in place of RQ's workers, and those that fail
         # run again with RQ's SimpleWorker
-        batch = suite.run_mode("batch", root)
-        not_passed = sorted(t for t, row in batch.tests.items() if row["outcome"] != "passed")
-        simple = suite.run_mode("simple", root, not_passed)
+        regressions, batch = _regressions(root)
+        unlisted = [t for t in regressions if t not in exceptions]
+        if unlisted:  # RQ's timing-based tests (worker pool, sleeps) can fail once on a loaded machine
+            unlisted = [t for t in _regressions(root, unlisted, tag="again")[0] if t in unlisted]
     except suite.SuiteUnavailable as exc:
         _suite_unavailable(str(exc))
 
-    # Then both runs completed (pytest exits 0 or 1 with tests collected, none aborted)
-    assert batch.returncode in (0, 1) and batch.count("passed") > 0, f"the BatchWorker run broke: see {batch.log}"
-    assert simple.returncode in (0, 1) and set(simple.tests) == set(not_passed), \
-        f"the SimpleWorker run did not run the {len(not_passed)} tests it was given: see {simple.log}"
-    # And every test that passes with SimpleWorker passes with BatchWorker, unless listed
-    regressions = suite.regressions(simple, batch)
-    unlisted = [f"{t}: {batch.tests[t]['message']}" for t in regressions if t not in exceptions]
-    assert not unlisted, (f"{len(unlisted)} of RQ's tests pass with SimpleWorker but fail with BatchWorker "
-                          f"(fix it, or list it in {suite.EXCEPTIONS} with why):\n" + "\n".join(unlisted))
-    # And no listed test passes with BatchWorker by now (the list only shrinks)
-    stale = sorted(set(exceptions) - set(regressions))
-    assert not stale, (f"listed in {suite.EXCEPTIONS} but no longer a SimpleWorker-pass/BatchWorker-fail "
-                       f"(remove them):\n" + "\n".join(stale))
+    # Then every test that passes with SimpleWorker passes with BatchWorker, unless listed
+    failures = [f"{t}: {batch.tests[t]['message']}" for t in unlisted]
+    assert not failures, (f"{len(failures)} of RQ's tests pass with SimpleWorker but fail with BatchWorker twice "
+                          f"(fix it, or list it in {suite.EXCEPTIONS} with why):\n" + "\n".join(failures))
+    # And no listed test passes with BatchWorker by now, or is gone from RQ's suite (the list only shrinks)
+    stale = sorted(t for t in exceptions if batch.tests.get(t, {}).get("outcome", "passed") == "passed")
+    assert not stale, f"listed in {suite.EXCEPTIONS} but passing with BatchWorker (remove them):\n" + "\n".join(stale)
 
 
 def test_a_test_aborted_with_batchworker_that_passes_with_simpleworker_is_a_regression():

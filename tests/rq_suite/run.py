@@ -117,9 +117,10 @@ def fetch_tests(version: str | None = None, cache: Path = CACHE) -> Path:
 
 
 def run_mode(mode: str, root: Path, tests: list[str] | None = None, select: str | None = None,
-             timeout_s: float = MODE_TIMEOUT_S) -> ModeRun:
+             timeout_s: float = MODE_TIMEOUT_S, tag: str = "") -> ModeRun:
     """Run RQ's tests under ``root`` (all, the node ids ``tests``, or pytest's ``-k select``) in
-    ``mode`` on a redis-server of their own.
+    ``mode`` on a redis-server of their own; its rows and pytest's output go to
+    ``.cache/rq-suite/{results,pytest}-<mode>[-<tag>]``.
 
     A test that kills the pytest process itself (e.g. a "kill the work horse" test with an
     in-process worker, whose horse is pytest) or runs past ``TEST_TIMEOUT_S`` (pytest-timeout
@@ -128,7 +129,10 @@ def run_mode(mode: str, root: Path, tests: list[str] | None = None, select: str 
     """
     if redis_server_path() is None:
         raise SuiteUnavailable("redis-server is not installed (apt-get install -y redis-server)")
-    results, log = CACHE / f"results-{mode}.jsonl", CACHE / f"pytest-{mode}.log"
+    if tests is not None and not tests:
+        return ModeRun(mode, 0.0, 5)  # pytest's "no tests ran": without node ids it would run them all
+    name = f"{mode}-{tag}" if tag else mode
+    results, log = CACHE / f"results-{name}.jsonl", CACHE / f"pytest-{name}.log"
     results.unlink(missing_ok=True)
     log.unlink(missing_ok=True)
     base = [sys.executable, "-m", "pytest", "-c", str(root / "pytest.ini"), "--rootdir", str(root),

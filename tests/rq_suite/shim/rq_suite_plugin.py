@@ -10,8 +10,10 @@ test that kills the whole pytest process is known (the runner calls it ``aborted
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -68,6 +70,20 @@ class _Recorder:
     @pytest.hookimpl
     def pytest_unconfigure(self) -> None:
         self._file.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Kill, by PID, processes RQ's tests forked and left running (a worker whose shutdown the
+    test did not wait for): multiprocessing joins them at exit, which would hang this run."""
+    import psutil
+
+    leftovers = psutil.Process().children(recursive=True)
+    for child in leftovers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(leftovers, timeout=10)
+    if leftovers:
+        print(f"rq-suite: killed {len(leftovers)} processes the tests left running", file=sys.stderr)
 
 
 def pytest_configure(config: pytest.Config) -> None:
