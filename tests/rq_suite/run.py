@@ -5,13 +5,16 @@
     python -m tests.rq_suite.run                        # all three modes
     python -m tests.rq_suite.run --worker batch -k retry # one mode, pytest's -k
 
+Exit status: 0, or 1 when a test passes with SimpleWorker, fails with BatchWorker and is not
+listed in ``exceptions.txt``; 2 when RQ's tests or a redis-server cannot be had.
+
 RQ's tests are the contract ``workers supervise`` promises to keep (issue 17). Nothing of them is
 vendored: the sdist of the *installed* ``rq`` version is fetched by pip into ``.cache/rq-suite/``
 (``pip download --no-deps --no-binary :all: rq==<version>``; GitHub has no 3.0.0 tag) and only
 its ``tests/`` is extracted. Each mode runs pytest in its own process on its own redis-server
 (a free port, stopped by PID); RQ's tests hard-code ``localhost:6379`` and flush databases, so
-``shim/rq_suite_redirect.py`` sends those connections to that server. The modes are named in
-``shim/rq_suite_plugin.py``; the summary (per test, the outcome in each mode) goes to
+``shim/rq_suite_patch.py`` sends those connections to that server; it also names the modes
+(which class ``Worker`` is). ``shim/rq_suite_plugin.py`` records each test; the summary (per test, the outcome in each mode) goes to
 ``.cache/rq-suite/summary.json``.
 """
 
@@ -226,8 +229,11 @@ def summary(runs: dict[str, ModeRun]) -> dict:
                   for t in everything},
     }
     if "simple" in runs and "batch" in runs:
-        data["simple_pass_batch_fail"] = {t: runs["batch"].tests.get(t, {}).get("message", "not run")
-                                          for t in regressions(runs["simple"], runs["batch"])}
+        listed = load_exceptions()
+        data["simple_pass_batch_fail"] = {
+            t: {"message": runs["batch"].tests.get(t, {}).get("message", "not run"),
+                "listed": listed.get(t, ("not listed", ""))[0]}
+            for t in regressions(runs["simple"], runs["batch"])}
     return data
 
 
@@ -255,14 +261,15 @@ def main(argv: list[str] | None = None) -> int:
               + f"; {figures['ran_batch_worker']} ran BatchWorker.run(); "
               f"{figures['seconds']} s (log: {figures['log']})")
     failing = data.get("simple_pass_batch_fail", {})
-    listed = load_exceptions()
     if failing:
         print(f"{len(failing)} tests pass with SimpleWorker and fail with BatchWorker:")
-        for test, message in failing.items():
-            kind = listed.get(test, ("NOT LISTED", ""))[0]
-            print(f"  [{kind}] {test}: {message}")
+        for test, row in failing.items():
+            print(f"  [{row['listed']}] {test}: {row['message']}")
     print(f"summary: {args.out}")
-    return 0
+    unlisted = [test for test, row in failing.items() if row["listed"] == "not listed"]
+    if unlisted:
+        print(f"rq-suite: {len(unlisted)} of them are not in {EXCEPTIONS}", file=sys.stderr)
+    return 1 if unlisted else 0
 
 
 if __name__ == "__main__":
