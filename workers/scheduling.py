@@ -40,6 +40,11 @@ class ScheduledJobs:
         self._registered = False
         self._warned: set[str] = set()
 
+    @property
+    def rq_scheduler(self) -> RQScheduler:
+        """RQ's own scheduler behind the ticks (its locks and registration), for code that inspects it."""
+        return self._scheduler
+
     def tick(self) -> float:
         """Fire due schedules, move due jobs of the queues whose lock we hold; seconds until the
         next tick is wanted. One failing (Redis down, an ACL that denies a command) does not
