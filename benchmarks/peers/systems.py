@@ -1,0 +1,119 @@
+"""The systems compared, how each starts its 2 worker processes, and with which interpreter.
+
+Every worker command reads the Redis URL from ``PEERS_REDIS_URL`` (the app modules do) or takes
+it on the command line. Concurrency is each system's documented one for 2 processes: Dramatiq
+``-p 2 -t 8`` (its default 8 threads), Celery prefork ``-c 2``, Huey ``-k process -w 2``,
+saq ``--workers 2`` (10 jobs at once each, its default), taskiq ``--workers 2`` (thread pool for
+plain functions, 100 async tasks each), arq 2 processes (10 jobs each), RQ two SimpleWorkers.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from benchmarks.harness import ROOT, child_env, supervise_command
+from benchmarks.peers.apps.common import QUEUE
+
+APPS = "benchmarks.peers.apps"
+# The hook for issue 15's threads: once `workers supervise --threads N` exists, jobfleet's rounds
+# run with it (W3 is the figure it is for); until then it runs as it is.
+JOBFLEET_THREADS = 8
+
+
+@dataclass(frozen=True)
+class System:
+    key: str
+    label: str
+    app: str  # module under benchmarks.peers.apps
+    package: str  # the distribution whose version is printed
+    module: str  # what must be importable for the system to run
+    workers: Callable[[str, str], list[list[str]]]  # (python, url) -> commands
+    async_jobs: bool = False  # W4 is run (or, for jobfleet, tried)
+    is_jobfleet: bool = False
+
+
+@functools.lru_cache(maxsize=None)
+def jobfleet_threads_option() -> tuple[str, ...]:
+    """``("--threads", "8")`` when this checkout's ``workers supervise`` has ``--threads``, else ``()``."""
+    done = subprocess.run([sys.executable, "-m", "workers", "supervise", "--help"], capture_output=True,
+                          text=True, timeout=60, env=child_env(), cwd=ROOT)
+    return ("--threads", str(JOBFLEET_THREADS)) if "--threads" in done.stdout else ()
+
+
+def _jobfleet(python: str, url: str) -> list[list[str]]:
+    return [[python, *supervise_command(url, 2, "--queue", QUEUE, *jobfleet_threads_option())[1:]]]
+
+
+def _rq(python: str, url: str) -> list[list[str]]:
+    one = [python, "-m", "rq.cli", "worker", "-w", "rq.worker.SimpleWorker", "-q", "-u", url, QUEUE]
+    return [one, list(one)]
+
+
+def _huey(python: str, url: str) -> list[list[str]]:
+    return [[python, "-m", "huey.bin.huey_consumer", f"{APPS}.huey_app.huey", "-w", "2", "-k", "process", "-q"]]
+
+
+def _dramatiq(python: str, url: str) -> list[list[str]]:
+    return [[python, "-m", "dramatiq", f"{APPS}.dramatiq_app", "-p", "2", "-t", "8", "-Q", QUEUE]]
+
+
+def _celery(python: str, url: str) -> list[list[str]]:
+    return [[python, "-m", "celery", "-A", f"{APPS}.celery_app", "worker", "-P", "prefork", "-c", "2", "-Q", QUEUE,
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]]
+
+
+def _saq(python: str, url: str) -> list[list[str]]:
+    return [[python, "-m", "saq", f"{APPS}.saq_app.settings", "--workers", "2"]]
+
+
+def _taskiq(python: str, url: str) -> list[list[str]]:
+    return [[python, "-m", "taskiq", "worker", f"{APPS}.taskiq_app:broker", "--workers", "2"]]
+
+
+def _arq(python: str, url: str) -> list[list[str]]:
+    one = [python, "-m", "arq", f"{APPS}.arq_app.WorkerSettings"]
+    return [one, list(one)]
+
+
+SYSTEMS = [
+    System("jobfleet", "jobfleet (`map`, `workers supervise -n 2`)", "jobfleet_app", "jobfleet", "jobs", _jobfleet,
+           async_jobs=True, is_jobfleet=True),
+    System("rq", "RQ (two SimpleWorkers)", "rq_app", "rq", "rq", _rq),
+    System("huey", "Huey (RedisHuey, 2 processes, `notify_result`)", "huey_app", "huey", "huey", _huey),
+    System("dramatiq", "Dramatiq (2 processes × 8 threads)", "dramatiq_app", "dramatiq", "dramatiq", _dramatiq),
+    System("celery", "Celery (prefork -c 2)", "celery_app", "celery", "celery", _celery),
+    System("saq", "saq (2 processes × 10)", "saq_app", "saq", "saq", _saq, async_jobs=True),
+    System("taskiq", "taskiq (taskiq-redis, 2 processes)", "taskiq_app", "taskiq", "taskiq_redis", _taskiq, async_jobs=True),
+    System("arq", "arq (2 processes × 10, 10 ms poll)", "arq_app", "arq", "arq", _arq, async_jobs=True),
+]
+BY_KEY = {s.key: s for s in SYSTEMS}
+SEPARATE_VENV = {"arq": ROOT / ".venv-arq" / "bin" / "python"}
+
+
+def _importable(python: str, module: str) -> bool:
+    if python == sys.executable:
+        return importlib.util.find_spec(module) is not None
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", code], timeout=60, capture_output=True).returncode == 0
+
+
+def interpreter(system: System, overrides: dict[str, str]) -> tuple[str | None, str]:
+    """The Python to run ``system`` with, or ``None`` and the reason (with the install line)."""
+    if system.key in overrides:
+        python = overrides[system.key]
+        return (python, "") if _importable(python, system.module) else (
+            None, f"{system.package} is not importable by {python}")
+    if _importable(sys.executable, system.module):
+        return sys.executable, ""
+    other = SEPARATE_VENV.get(system.key)
+    if other is not None and Path(other).exists() and _importable(str(other), system.module):
+        return str(other), ""
+    hint = ("python3 -m venv .venv-arq && .venv-arq/bin/pip install -e '.[bench-arq]'" if system.key == "arq"
+            else "pip install -e '.[bench]'")
+    return None, f"{system.package} is not installed ({hint})"
