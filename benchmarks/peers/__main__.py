@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.harness import DOCS, private_redis, table
 from benchmarks.peers.apps.common import URL_ENV
-from benchmarks.peers.report import matrix, plot, target_rows
+from benchmarks.peers.report import matrix, plot, spread, target_rows
 from benchmarks.peers.rounds import FULL, QUICK, RoundFailed, Sample, one_round
 from benchmarks.peers.systems import BY_KEY, SYSTEMS, System, interpreter, jobfleet_threads_option
 
@@ -102,7 +102,12 @@ def main() -> int:
     print(f"sizes: W1 {sizes.noop:,} jobs, W2 {sizes.latency} single jobs per round (percentiles pool the "
           f"rounds), W3 and W4 {sizes.sleep} jobs of 10 ms, {sizes.rounds} round(s)\n")
     print(matrix(results, labels, failures))
-    print(table("jobfleet against the fastest peer (issue 15 targets)", target_rows(results)))
+    for system in results:
+        if system.note:
+            print(f"- {system.key}: {system.note}")
+    print(f"\n{spread(results)}")
+    print(table("jobfleet against the fastest peer (issue 15 targets; ratio = jobfleet / reference)",
+                target_rows(results)))
     for system, samples in results.items():
         deaths = sum(s.worker_deaths for s in samples)
         if deaths:

@@ -87,6 +87,17 @@ def matrix(results: dict[System, list[Sample]], labels: dict[System, str], failu
     return "\n".join(lines) + "\n"
 
 
+def spread(results: dict[System, list[Sample]]) -> str:
+    """Each round's W1, W3 and cold-start figure, to show how far the medians hide a noisy round."""
+    lines = ["Per round (W1 jobs/s; W3 s; cold start s):"]
+    for system, samples in results.items():
+        w1 = ", ".join(fmt(s.noop_jobs_per_s) for s in samples)
+        w3 = ", ".join(fmt(s.sleep_s) for s in samples)
+        cold = ", ".join(fmt(s.cold_s) for s in samples)
+        lines.append(f"  {system.key}: {w1}; {w3}; {cold}")
+    return "\n".join(lines) + "\n"
+
+
 def target_rows(results: dict[System, list[Sample]]) -> list[Row]:
     """jobfleet against the fastest peer, with issue 15's targets (ratio = jobfleet / reference)."""
     by_key = {s.key: s for s in results}

@@ -36,6 +36,7 @@ class System:
     workers: Callable[[str, str], list[list[str]]]  # (python, url) -> commands
     async_jobs: bool = False  # W4 is run (or, for jobfleet, tried)
     is_jobfleet: bool = False
+    note: str = ""  # how it was run, where that departs from its defaults or from the others
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,14 +84,24 @@ def _arq(python: str, url: str) -> list[list[str]]:
 
 SYSTEMS = [
     System("jobfleet", "jobfleet (`map`, `workers supervise -n 2`)", "jobfleet_app", "jobfleet", "jobs", _jobfleet,
-           async_jobs=True, is_jobfleet=True),
-    System("rq", "RQ (two SimpleWorkers)", "rq_app", "rq", "rq", _rq),
-    System("huey", "Huey (RedisHuey, 2 processes, `notify_result`)", "huey_app", "huey", "huey", _huey),
+           async_jobs=True, is_jobfleet=True,
+           note="one job at a time per process: no threads yet (W3), and `async def` jobs run through RQ's "
+                "`Job`, one `asyncio.run` each (W4)"),
+    System("rq", "RQ (two SimpleWorkers)", "rq_app", "rq", "rq", _rq,
+           note="results read one by one with `latest_result` (blocking XREAD); W4 not run"),
+    System("huey", "Huey (RedisHuey, 2 processes, `notify_result`)", "huey_app", "huey", "huey", _huey,
+           note="`notify_result=True`: a result wait is a BLPOP; Huey's default poll starts at 50 ms"),
     System("dramatiq", "Dramatiq (2 processes × 8 threads)", "dramatiq_app", "dramatiq", "dramatiq", _dramatiq),
     System("celery", "Celery (prefork -c 2)", "celery_app", "celery", "celery", _celery),
-    System("saq", "saq (2 processes × 10)", "saq_app", "saq", "saq", _saq, async_jobs=True),
-    System("taskiq", "taskiq (taskiq-redis, 2 processes)", "taskiq_app", "taskiq", "taskiq_redis", _taskiq, async_jobs=True),
-    System("arq", "arq (2 processes × 10, 10 ms poll)", "arq_app", "arq", "arq", _arq, async_jobs=True),
+    System("saq", "saq (2 processes × 10)", "saq_app", "saq", "saq", _saq, async_jobs=True,
+           note="`Queue.map`/`apply` poll job state: 1 ms for one job, 10 ms in a batch (default 0.5 s); "
+                "plain functions run in its thread pool"),
+    System("taskiq", "taskiq (taskiq-redis, 2 processes)", "taskiq_app", "taskiq", "taskiq_redis", _taskiq,
+           async_jobs=True, note="no batch enqueue: `kiq` 100 at a time with gather; `wait_result` polls "
+                                 "1 ms / 10 ms (default 0.2 s)"),
+    System("arq", "arq (2 processes × 10, 10 ms poll)", "arq_app", "arq", "arq", _arq, async_jobs=True,
+           note="worker `poll_delay` 10 ms (default 0.5 s); no batch enqueue (gather, 100 at a time); "
+                "coroutines only: the `time.sleep` job goes through `run_in_executor`"),
 ]
 BY_KEY = {s.key: s for s in SYSTEMS}
 SEPARATE_VENV = {"arq": ROOT / ".venv-arq" / "bin" / "python"}
