@@ -102,9 +102,10 @@ def one_round(system: System, python: str, url: str, sizes: Sizes, log: Path) ->
         assert client.stdin is not None and client.stdout is not None
         lines = _lines(client.stdout)
         _next(lines, "ready", READY_TIMEOUT_S)
+        commands = system.workers(python, url)  # before the clock: building one may run a subprocess
         with Processes() as procs:
             launched = time.monotonic()
-            workers = [procs.start(cmd, log) for cmd in system.workers(python, url)]
+            workers = [procs.start(cmd, log) for cmd in commands]
             client.stdin.write(f"{launched!r}\n")
             client.stdin.flush()
             found = json.loads(_next(lines, "{", ROUND_TIMEOUT_S))
@@ -121,4 +122,5 @@ def one_round(system: System, python: str, url: str, sizes: Sizes, log: Path) ->
         raise RoundFailed(f"{system.key}: {found['error']}\n{_tail(log)}")
     return Sample(version=found["version"], cold_s=found["cold_s"], latency_ms=found["latency_ms"],
                   noop_jobs_per_s=found["noop_jobs_per_s"], sleep_s=found["sleep_s"],
-                  async_s=found.get("async_s"), async_error=found.get("async_error"), worker_deaths=deaths, stop_s=stop_s)
+                  async_s=found.get("async_s"), async_error=found.get("async_error"), worker_deaths=deaths,
+                  stop_s=stop_s)
