@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks.harness import DOCS, private_redis, table
 from benchmarks.peers.apps.common import URL_ENV
 from benchmarks.peers.report import matrix, plot, spread, target_rows
-from benchmarks.peers.rounds import FULL, QUICK, RoundFailed, Sample, one_round
+from benchmarks.peers.rounds import FULL, QUICK, RoundFailed, Sample, Sizes, one_round
 from benchmarks.peers.systems import BY_KEY, SYSTEMS, System, interpreter, jobfleet_threads_option
 
 
@@ -51,33 +51,28 @@ def _arguments() -> argparse.Namespace:
     return args
 
 
-def main() -> int:
-    args = _arguments()
-    sizes = QUICK if args.quick else FULL
-    print(f"command: python -m benchmarks.peers {' '.join(sys.argv[1:])}".rstrip())
-    from benchmarks.__main__ import machine
-
-    print(machine(), flush=True)
-    threads = jobfleet_threads_option()
-    labels = {s: s.label + (f" `{' '.join(threads)}`" if s.is_jobfleet and threads else "") for s in SYSTEMS}
+def _interpreters(systems: list[System], overrides: dict[str, str]) -> tuple[dict[System, str], dict[System, str]]:
+    """The Python of each system that can run, and why each other one cannot."""
     pythons: dict[System, str] = {}
     failures: dict[System, str] = {}
-    for system in args.systems:
-        python, why = interpreter(system, args.overrides)
+    for system in systems:
+        python, why = interpreter(system, overrides)
         if python is None:
             failures[system] = why
         else:
             pythons[system] = python
+    return pythons, failures
+
+
+def _rounds(pythons: dict[System, str], sizes: Sizes, failures: dict[System, str], logs: Path) -> dict[System, list[Sample]]:
+    """Every system once per round, the order rotated each round; a system that fails is dropped."""
     results: dict[System, list[Sample]] = {s: [] for s in pythons}
-    logs = Path(tempfile.mkdtemp(prefix="jobfleet-peers-"))
-    started = time.monotonic()
     with private_redis() as server:
         print(f"redis-server of this run: port {server.port}", flush=True)
         os.environ[URL_ENV] = server.url  # the workers' app modules read it (harness.child_env copies it)
         for r in range(sizes.rounds):
-            order = list(results)
-            order = order[r % len(order):] + order[:r % len(order)] if order else order
-            for system in order:
+            shift = r % len(pythons) if pythons else 0
+            for system in [*pythons][shift:] + [*pythons][:shift]:
                 if system in failures:
                     continue
                 client = server.client()
@@ -85,20 +80,20 @@ def main() -> int:
                 client.close()
                 begun = time.monotonic()
                 try:
-                    results[system].append(one_round(system, pythons[system], server.url, sizes,
-                                                      logs / f"{system.key}.log"))
+                    sample = one_round(system, pythons[system], server.url, sizes, logs / f"{system.key}.log")
                 except RoundFailed as exc:
                     failures[system] = str(exc)
                     print(f"round {r + 1}, {system.key}: FAILED\n{exc}", flush=True)
                     continue
+                results[system].append(sample)
                 print(f"round {r + 1}, {system.key}: {time.monotonic() - begun:.1f} s "
-                      f"(stopping the workers {results[system][-1].stop_s:.1f} s)", flush=True)
-    results = {s: v for s, v in results.items() if v}
-    kept = f"; logs in {logs}" if failures else ""
-    if not failures:
-        shutil.rmtree(logs, ignore_errors=True)
-    print(f"\n{sum(len(v) for v in results.values())} rounds in {time.monotonic() - started:.0f} s; "
-          f"load average at the end {_load()}{kept}\n")
+                      f"(stopping the workers {sample.stop_s:.1f} s)", flush=True)
+    return {s: v for s, v in results.items() if v}
+
+
+def _report(results: dict[System, list[Sample]], failures: dict[System, str], sizes: Sizes, plot_to: Path) -> None:
+    threads = jobfleet_threads_option()
+    labels = {s: s.label + (f" `{' '.join(threads)}`" if s.is_jobfleet and threads else "") for s in SYSTEMS}
     print(f"sizes: W1 {sizes.noop:,} jobs, W2 {sizes.latency} single jobs per round (percentiles pool the "
           f"rounds), W3 and W4 {sizes.sleep} jobs of 10 ms, {sizes.rounds} round(s)\n")
     print(matrix(results, labels, failures))
@@ -112,10 +107,29 @@ def main() -> int:
         deaths = sum(s.worker_deaths for s in samples)
         if deaths:
             print(f"note: {system.key}: {deaths} worker process(es) had exited before the round ended")
-    out = args.plot or (Path(tempfile.gettempdir()) / "benchmarks-peers-quick.png" if args.quick
-                        else DOCS / "benchmarks-peers.png")
     title = f"2 worker processes each, one Redis, 2 cores; medians of {sizes.rounds} round(s)"
-    print(f"plot: {plot(results, out, title)}")
+    print(f"plot: {plot(results, plot_to, title)}")
+
+
+def main() -> int:
+    args = _arguments()
+    sizes = QUICK if args.quick else FULL
+    print(f"command: python -m benchmarks.peers {' '.join(sys.argv[1:])}".rstrip())
+    from benchmarks.__main__ import machine
+
+    print(machine(), flush=True)
+    pythons, failures = _interpreters(args.systems, args.overrides)
+    logs = Path(tempfile.mkdtemp(prefix="jobfleet-peers-"))
+    started = time.monotonic()
+    results = _rounds(pythons, sizes, failures, logs)
+    kept = f"; logs in {logs}" if failures else ""
+    if not failures:
+        shutil.rmtree(logs, ignore_errors=True)
+    print(f"\n{sum(len(v) for v in results.values())} rounds in {time.monotonic() - started:.0f} s; "
+          f"load average at the end {_load()}{kept}\n")
+    plot_to = args.plot or (Path(tempfile.gettempdir()) / "benchmarks-peers-quick.png" if args.quick
+                            else DOCS / "benchmarks-peers.png")
+    _report(results, failures, sizes, plot_to)
     return 1 if any(s in failures for s in pythons) else 0
 
 

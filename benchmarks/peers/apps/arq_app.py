@@ -16,8 +16,7 @@ from typing import Any
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from benchmarks.peers.apps.common import (BATCH_POLL_S, POLL_S, SLEEP_S, TIMEOUT_S, AsyncClient, gather_in_slices,
-                                          redis_url)
+from benchmarks.peers.apps.common import BATCH_POLL_S, POLL_S, SLEEP_S, TIMEOUT_S, AsyncClient, gather_in_slices, redis_url
 
 PACKAGE = "arq"
 REDIS = RedisSettings.from_dsn(redis_url())

@@ -13,8 +13,7 @@ from typing import Any
 
 from taskiq_redis import ListQueueBroker, RedisAsyncResultBackend
 
-from benchmarks.peers.apps.common import (BATCH_POLL_S, POLL_S, QUEUE, SLEEP_S, TIMEOUT_S, AsyncClient,
-                                          gather_in_slices, redis_url)
+from benchmarks.peers.apps.common import BATCH_POLL_S, POLL_S, QUEUE, SLEEP_S, TIMEOUT_S, AsyncClient, gather_in_slices, redis_url
 
 PACKAGE = "taskiq"
 
