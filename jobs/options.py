@@ -51,6 +51,8 @@ class JobOptions:
     - ``result_ttl`` / ``failure_ttl``: how long a result or failure is kept (Redis only).
     - ``description``: shown by ``rq info`` and dashboards.
     - ``max_losses``: how many worker deaths the job survives before :class:`jobs.JobLost`.
+    - ``parents``: ids of the jobs this one waits for (``depends_on=`` and jobs among its
+      arguments); ``allow_failure``: run it even when one of them failed.
     """
 
     timeout: float | None = None
@@ -61,6 +63,8 @@ class JobOptions:
     failure_ttl: float | None = None
     description: str | None = None
     max_losses: int | None = None
+    parents: tuple[str, ...] = ()
+    allow_failure: bool = False
 
     def __post_init__(self) -> None:
         _positive_seconds("timeout", self.timeout)
@@ -87,6 +91,11 @@ class JobOptions:
             isinstance(self.max_losses, bool) or not isinstance(self.max_losses, int) or not 1 <= self.max_losses <= 1000
         ):
             raise ConfigError(f"max_losses must be a whole number from 1 to 1000, not {self.max_losses!r}")
+        if not isinstance(self.allow_failure, bool):
+            raise ConfigError(f"allow_failure must be True or False, not {self.allow_failure!r}")
+        for parent in self.parents:
+            if not isinstance(parent, str) or not _JOB_ID.fullmatch(parent):
+                raise ConfigError(f"depends_on takes jobs or job ids, not {parent!r:.60}")
 
     def interval_before(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (0-based)."""

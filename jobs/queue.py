@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,6 +18,7 @@ from .options import JobOptions
 from .schedules import Rule, Schedule, ScheduleSpec, check_name, check_sequence_args
 from .timing import run_at_in, run_at_of
 from .urls import LocalTarget, parse, redact
+from .workflows import check_parents, depends_on_list, extract_parents, has_jobs, map_with_parents
 
 __all__ = ["Queue"]
 
@@ -78,9 +80,13 @@ class Queue:
     def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
         """Run ``func(*args, **kwargs)`` on a worker; return its :class:`Job` at once.
 
-        Every keyword goes to ``func``; job options go through :meth:`enqueue_call`.
+        Every keyword goes to ``func``; job options go through :meth:`enqueue_call`. A :class:`Job`
+        among the arguments (at any depth of lists, tuples and dicts) stands for its result: this
+        job waits (``deferred``) until those jobs finished.
         """
-        return Job(self._backend, *self._backend.submit(func, args, kwargs, JobOptions()))
+        args, kwargs, parents = extract_parents(args, kwargs)
+        options = JobOptions(parents=tuple(check_parents(self._backend, parents))) if parents else JobOptions()
+        return Job(self._backend, *self._backend.submit(func, args, kwargs, options))
 
     def enqueue_in(self, delay: float | timedelta, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Job:
         """Run ``func(*args, **kwargs)`` ``delay`` seconds (or a ``timedelta``) from now.
@@ -96,6 +102,9 @@ class Queue:
         return self._enqueue_later(run_at_of(when), func, args, kwargs)
 
     def _enqueue_later(self, run_at: float, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Job:
+        if has_jobs((args, kwargs)):
+            raise ConfigError("a job that takes other jobs' results cannot also wait for a time: enqueue it without a "
+                              "delay (it waits for those jobs), or schedule a job that enqueues it")
         return Job(self._backend, *self._backend.submit_later(func, args, kwargs, JobOptions(), run_at))
 
     def enqueue_call(
@@ -112,8 +121,15 @@ class Queue:
         failure_ttl: float | None = None,
         description: str | None = None,
         max_losses: int | None = None,
+        depends_on: Job | str | Sequence[Job | str] | None = None,
+        allow_failure: bool = False,
     ) -> Job:
-        """Like :meth:`enqueue`, with job options (see :class:`jobs.options.JobOptions`)."""
+        """Like :meth:`enqueue`, with job options (see :class:`jobs.options.JobOptions`).
+
+        ``depends_on``: jobs (or ids) to wait for without taking their results;
+        ``allow_failure=True`` runs the job even when one it waits for failed (that parent's
+        value is then its :class:`jobs.JobFailed`).
+        """
         check_sequence_args(args, kwargs)
         options = JobOptions(
             timeout=timeout,
@@ -124,8 +140,13 @@ class Queue:
             failure_ttl=failure_ttl,
             description=description,
             max_losses=max_losses,
+            allow_failure=allow_failure,
         )
-        return Job(self._backend, *self._backend.submit(func, tuple(args or ()), dict(kwargs or {}), options))
+        call_args, call_kwargs, parents = extract_parents(tuple(args or ()), dict(kwargs or {}))
+        ids = check_parents(self._backend, parents + depends_on_list(depends_on))
+        if ids:
+            options = dataclasses.replace(options, parents=tuple(ids))
+        return Job(self._backend, *self._backend.submit(func, call_args, call_kwargs, options))
 
     def job(self, job_id: str) -> Job:
         """The job with this id, enqueued here or (on Redis) by any process; :class:`jobs.JobNotFound` if none."""
@@ -203,7 +224,10 @@ class Queue:
             raise ConfigError(f"map needs an iterable of items, not {type(iterable).__name__}")
         show_bar = progress_bar.check(progress)
         call = MapCall(func, iterable if isinstance(iterable, list) else list(iterable), chunksize, timeout, star)
-        results = self._backend.imap(call) if ordered else self._backend.imap_unordered(call)
+        if has_jobs(call.items):  # items waiting for jobs: one dependent job each
+            results = map_with_parents(self._backend, call, ordered)
+        else:
+            results = self._backend.imap(call) if ordered else self._backend.imap_unordered(call)
         return progress_bar.tracked(results, len(call.items)) if show_bar else results
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.serializers import resolve_serializer
 from rq.utils import as_text
 
-from jobs.rq_format import keys, markers, state
+from jobs.rq_format import dependencies, keys, markers, state
 from jobs.rq_format.unreadable import Unreadable, fetch_jobs
 from jobs.rq_format.writes import drop_started, fail_unrun, put_back, register_worker_death, save_meta
 
@@ -84,7 +84,20 @@ def recover_worker(
         pipe.execute()
     register_worker_death(connection, worker_name)
     _log_events(worker_name, reason, done)
+    _propagate_failures(connection, serializer, done)
     return done
+
+
+#: The error type a job failed here carries down to the jobs waiting on it.
+_FAILED_AS = {"lost": "JobLost", "timed out": "JobTimeoutException", "unreadable": "SerializationError"}
+
+
+def _propagate_failures(connection: redis.Redis, serializer: Any, done: list[Requeued]) -> None:
+    """Jobs failed here ran no RQ ``on_failure`` callback: fail the jobs waiting on them, down the chain."""
+    for event in done:
+        if event.action in _FAILED_AS:
+            dependencies.propagate(connection, resolve_serializer(serializer), event.job_id,
+                                   exc_type=_FAILED_AS[event.action])
 
 
 @dataclass

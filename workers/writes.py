@@ -17,7 +17,8 @@ from rq.queue import Queue
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
-from jobs.rq_format.writes import BatchWrite, has_dependents
+from jobs.rq_format.dependencies import release
+from jobs.rq_format.writes import BatchWrite
 
 from .hooks import Hooks, JobOutcome
 
@@ -42,6 +43,7 @@ class BatchWrites:
     name: str
     key: str
     default_result_ttl: int
+    serializer: Any
 
     def _flush_with_retry(self) -> None:
         backoff = Backoff()
@@ -80,6 +82,6 @@ class BatchWrites:
         self.hooks.after_batch(self, outcomes)  # type: ignore[arg-type]  # self is the BatchWorker
 
     def _enqueue_dependents(self, outcomes: list[JobOutcome]) -> None:
-        for out in outcomes:
-            if has_dependents(self.connection, out.job):
-                out.queue.enqueue_dependents(out.job)
+        # One script for the whole batch, not RQ's ready registry (which gives a dependent up
+        # when two workers release at once): see jobs.rq_format.dependencies.
+        release(self.connection, self.serializer, [out.job.id for out in outcomes])

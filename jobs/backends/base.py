@@ -97,6 +97,10 @@ class Backend(ABC):
     def exists(self, job_id: str) -> bool:
         """Whether the backend knows this id (it may have expired on Redis)."""
 
+    def holds(self, job: Any) -> bool:
+        """Whether ``job`` (a :class:`jobs.Job`) lives in this backend's store, so jobs here may wait for it."""
+        return job._backend is self
+
     @abstractmethod
     def close(self) -> None:
         """Release processes and connections; safe to call twice."""

@@ -16,15 +16,16 @@ from typing import Any
 
 import rq
 from rq import Retry
+from rq.callbacks import Callback
 from rq.job import Job
 
 from ..backoff import Backoff
-from ..errors import BackendUnavailable, ConfigError, JobCanceled, JobNotFound, ResultTimeout, SerializationError
+from ..errors import BackendUnavailable, ConfigError, JobNotFound, ResultTimeout, SerializationError
 from ..functions import importable_name
 from ..options import JobOptions
 from ..progress import Progress
 from ..rq_format import progress as job_progress
-from ..rq_format import results, scheduled, schedules
+from ..rq_format import dependencies, results, scheduled, schedules
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
 from ..schedules import Schedule, ScheduleSpec
@@ -34,10 +35,12 @@ from ..status import WAITING, JobStatus
 from ..urls import connect, describe_server, redact
 from .base import Backend, MapCall
 from .redis_errors import TRANSIENT_ERRORS, translated
+from .redis_workflows import same_server, submit_dependent
 
 __all__ = ["RedisBackend"]
 
 logger = logging.getLogger(__name__)
+_PROPAGATE = Callback("jobs.workflows.propagate_failure")
 #: When nobody listens on the queue for this long while we wait, say so once (seconds).
 NO_WORKER_WARNING_AFTER = 10.0
 #: A wait without a timeout rides out a Redis outage this long, then raises BackendUnavailable (seconds).
@@ -71,6 +74,9 @@ class RedisBackend(Backend):
     # -- submitting -----------------------------------------------------------------------
 
     def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> tuple[str, Any]:
+        if options.parents:  # waits for other jobs: jobs.backends.redis_workflows
+            importable_name(func)
+            return submit_dependent(self, func, args, kwargs, options)
         # RQ sends the queue registration and the job in two round trips; one pipeline
         # (a MULTI/EXEC transaction) sends both at once.
         return self._write(func, args, kwargs, options, lambda job, pipe: self._queue.enqueue_job(job, pipeline=pipe))
@@ -116,6 +122,7 @@ class RedisBackend(Backend):
                 func, args=args, kwargs=kwargs, timeout=options.timeout_seconds(),
                 result_ttl=_whole(options.result_ttl), failure_ttl=_whole(options.failure_ttl),
                 description=options.description, job_id=options.job_id, meta=meta, retry=retry,
+                on_failure=_PROPAGATE,  # a failure reaches the jobs waiting on this one at once
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"bad job options: {exc}") from exc
@@ -183,7 +190,12 @@ class RedisBackend(Backend):
             return False
         with translated(self._server):
             rq.job.cancel_job(job_id, connection=self._client, serializer=self._serializer)
+            dependencies.propagate(self._client, self._serializer, job_id)
         return True
+
+    def holds(self, job: Any) -> bool:
+        return job._backend is self or (isinstance(job._backend, RedisBackend)
+                                        and same_server(job._backend._client, self._client))
 
     # -- many jobs --------------------------------------------------------------------------
 
@@ -320,7 +332,8 @@ class RedisBackend(Backend):
             if status is None:
                 raise JobNotFound(f"job {job_id} is gone from {self._server} (deleted or expired) before it ended")
             if status == JobStatus.CANCELED:
-                raise JobCanceled(f"job {job_id} was canceled before it ran")
+                with translated(self._server):
+                    raise results.canceled_job(self._client, job_id, self._serializer)
             if status == JobStatus.FAILED:  # failed without a result entry (e.g. abandoned by an old RQ)
                 with translated(self._server):
                     raise results.failed_job(self._client, job_id, results.exc_string(self._client, job_id, self._serializer),

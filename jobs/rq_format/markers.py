@@ -10,7 +10,8 @@ restart of either side, and travels with either serializer (only numbers, string
 - ``jobfleet_lost`` (str): set when the job was given up after too many losses, holding the
   reason (``"lost 3 times: worker died by signal 9"``).
 - ``jobfleet_failure`` (dict, a :class:`Failure`): why a job failed when the reason is not an
-  exception of the job's own making — lost, unreadable, or one item of a map chunk — with the
+  exception of the job's own making — lost, unreadable, one item of a map chunk, or a job it
+  waited for that failed (``parent``) or was canceled (``parent_canceled``) — with the
   error type and message the client raises. The failed result's ``exc_string`` still says it
   in words for people; the client reads this, never that text.
 - ``jobfleet_progress`` (dict ``{"done", "total", "message"}``): the job's last
@@ -38,7 +39,8 @@ DEFAULT_MAX_LOSSES = 3
 #: How a given-up job's failed result begins, for people reading ``rq info`` (never parsed).
 LOST_EXC_PREFIX = "jobs.errors.JobLost: "
 
-FailureKind = Literal["lost", "unreadable", "chunk_item"]
+FailureKind = Literal["lost", "unreadable", "chunk_item", "parent", "parent_canceled"]
+_KINDS = ("lost", "unreadable", "chunk_item", "parent", "parent_canceled")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Failure:
     def from_meta(cls, meta: dict[str, Any] | None) -> Failure | None:
         """The marker in a job's meta, or None (no marker, or one this version cannot read)."""
         raw = (meta or {}).get(FAILURE)
-        if not isinstance(raw, dict) or raw.get("kind") not in ("lost", "unreadable", "chunk_item"):
+        if not isinstance(raw, dict) or raw.get("kind") not in _KINDS:
             return None
         index = raw.get("index")
         return cls(raw["kind"], str(raw.get("exc_type") or ""), str(raw.get("message") or ""),

@@ -16,7 +16,7 @@ import redis
 from rq.defaults import UNSERIALIZABLE_RETURN_VALUE_PAYLOAD
 from rq.results import Result
 
-from ..errors import JobFailed, JobLost, SerializationError
+from ..errors import JobCanceled, JobFailed, JobLost, SerializationError
 from ..serializers import name_of
 from . import keys
 from .markers import Failure
@@ -35,6 +35,8 @@ def failure_from(job_id: str, exc_string: str | None, marker: Failure | None = N
     text = exc_string or ""
     if marker is not None and marker.kind == "lost":
         return JobLost(f"job {job_id} {marker.message}", job_id=job_id, exc_type="JobLost", remote_traceback=text)
+    if marker is not None and marker.kind == "parent":
+        return JobFailed(marker.message, job_id=job_id, exc_type=marker.exc_type, remote_traceback=text)
     if marker is not None and marker.kind == "chunk_item":
         return JobFailed(f"{marker.exc_type}: {marker.message}", job_id=job_id, exc_type=marker.exc_type,
                          remote_traceback=text, index=marker.index)
@@ -59,6 +61,14 @@ def failure_marker(client: redis.Redis, job_id: str, serializer: Any) -> Failure
     except Exception:  # noqa: BLE001 - a meta another serializer wrote carries no marker of ours
         return None
     return Failure.from_meta(meta if isinstance(meta, dict) else None)
+
+
+def canceled_job(client: redis.Redis, job_id: str, serializer: Any) -> JobCanceled:
+    """The error for a canceled job: the marker's words when a canceled parent canceled it."""
+    marker = failure_marker(client, job_id, serializer)
+    if marker is not None and marker.kind == "parent_canceled":
+        return JobCanceled(marker.message)
+    return JobCanceled(f"job {job_id} was canceled before it ran")
 
 
 def failed_job(client: redis.Redis, job_id: str, exc_string: str | None, serializer: Any) -> JobFailed:
