@@ -38,6 +38,7 @@ from ..serializers import check_dumps
 from ..status import JobStatus
 from .base import Backend, MapCall
 from .local_child import Kind, Outcome
+from .local_deps import Waiting
 from .local_pool import ProcessPool, Task
 from .local_schedules import LocalSchedules
 
@@ -61,6 +62,7 @@ class LocalBackend(Backend):
         self._prefix = f"local-{os.getpid()}-{id(self):x}-"
         self._seq = itertools.count(1)
         self._tasks: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
+        self._named: weakref.WeakValueDictionary[str, Task] = weakref.WeakValueDictionary()  # job_id= ids
         self._func_cache: dict[Any, bytes] = {}
         self._pool = ProcessPool(processes, serializer)
         self._schedules = LocalSchedules(lambda spec: self.submit(spec.func, spec.args, spec.kwargs, JobOptions()))
@@ -84,28 +86,39 @@ class LocalBackend(Backend):
         return blob
 
     def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> tuple[str, Any]:
-        task = self._task_of(func, args, kwargs, options)
-        self._pool.submit(task)
-        return f"{self._prefix}{task.seq}", task
+        task, job_id, parents = self._task_of(func, args, kwargs, options)
+        if parents:  # waits, deferred, for its parents (jobs.backends.local_deps)
+            task.state = JobStatus.DEFERRED
+            Waiting(task, job_id, (args, kwargs), parents, options.allow_failure, self._pool, self._serializer,
+                    self._value).start()
+        else:
+            self._pool.submit(task)
+        return job_id, task
 
     def submit_later(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions,
                      run_at: float) -> tuple[str, Any]:
-        task = self._task_of(func, args, kwargs, options)
+        task, job_id, _ = self._task_of(func, args, kwargs, options)  # (Queue refuses parents with a time)
         # A timer in the pool: the dispatcher wakes at the task's time (monotonic, so a clock
         # change after the call does not move it).
         self._pool.submit(task, due=time.monotonic() + max(0.0, run_at - time.time()))
-        return f"{self._prefix}{task.seq}", task
+        return job_id, task
 
-    def _task_of(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Task:
+    def _task_of(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 options: JobOptions) -> tuple[Task, str, dict[str, Task]]:
         blob = self._function_blob(func)
         payload = check_dumps(self._serializer, (args, kwargs), f"the arguments of {getattr(func, '__qualname__', func)!r}")
-        if options.job_id is not None:
-            raise ConfigError("local:// chooses its own job ids; job_id= works on redis:// and fakeredis://")
+        if options.job_id is not None and options.job_id in self._named:
+            raise ConfigError(f"a job with id {options.job_id!r} already exists on this local queue: choose another "
+                              f"job_id, or get the existing one with q.job({options.job_id!r})")
+        parents = {parent_id: self._task(parent_id) for parent_id in options.parents}  # JobNotFound first
         seq = next(self._seq)
+        job_id = options.job_id or f"{self._prefix}{seq}"
         task = Task(seq, Kind.CALL, blob, payload, timeout=options.timeout,
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
         self._tasks[seq] = task
-        return task
+        if options.job_id is not None:
+            self._named[job_id] = task
+        return task, job_id, parents
 
     # -- recurring jobs ---------------------------------------------------------------------
 
@@ -121,8 +134,8 @@ class LocalBackend(Backend):
         return self._schedules.remove(name)
 
     def _task(self, job_id: str) -> Task:
-        task = None
-        if isinstance(job_id, str) and job_id.startswith(self._prefix):
+        task = self._named.get(job_id) if isinstance(job_id, str) else None
+        if task is None and isinstance(job_id, str) and job_id.startswith(self._prefix):
             tail = job_id[len(self._prefix):]
             if tail.isdigit():
                 task = self._tasks.get(int(tail))
@@ -155,6 +168,8 @@ class LocalBackend(Backend):
         return self._value(task, job_id)
 
     def _value(self, task: Task, job_id: str | None) -> Any:
+        if isinstance(task.data, JobsError):  # ended by a parent's failure or cancel (local_deps)
+            raise task.data
         if task.state == JobStatus.FINISHED:
             return self._serializer.loads(task.data)
         if task.state == JobStatus.CANCELED:

@@ -152,7 +152,7 @@ class ProcessPool:
 
     def cancel(self, task: Task) -> bool:
         with self.done:
-            if task.state in NOT_SENT:
+            if task.state in NOT_SENT or task.state == JobStatus.DEFERRED:
                 task.state = JobStatus.CANCELED
                 self._notify(task)
                 return True
