@@ -35,7 +35,7 @@ __all__ = ["ParentResult", "extract_parents", "resolve", "parent_ids_in", "call_
 PARENT_KEY = "__jobfleet_parent__"
 
 
-class ParentResult(dict):  # type: ignore[type-arg]  # a dict so JSON carries it too
+class ParentResult(dict):  # a dict, so the JSON serializer carries it too
     """Stands for the result of job ``id`` until the job runs; shown as ``<job id>`` by ``rq info``."""
 
     def __init__(self, job_id: str) -> None:
@@ -85,8 +85,14 @@ def extract_parents(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tupl
 
 def has_jobs(value: Any) -> bool:
     """Whether ``value`` holds a :class:`Job` at any depth."""
-    found = []
-    _walk(value, lambda v: found.append(v) or v if isinstance(v, Job) else v)
+    found: list[Job] = []
+
+    def leaf(v: Any) -> Any:
+        if isinstance(v, Job):
+            found.append(v)
+        return v
+
+    _walk(value, leaf)
     return bool(found)
 
 
@@ -156,7 +162,7 @@ def call_with_parents(func_name: str, args: tuple[Any, ...], kwargs: dict[str, A
     ids = parent_ids_in((args, kwargs))
     values = dependencies.parent_values(job.connection, job.serializer, ids)
     dependencies.done_reading(job.connection, ids)
-    func = import_attribute(func_name)  # type: ignore[arg-type]
+    func = import_attribute(func_name)
     return func(*resolve(args, values), **resolve(kwargs, values))
 
 

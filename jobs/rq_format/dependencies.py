@@ -74,7 +74,7 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
     flat: list[Any] = [item for pair in mapping.items() for item in pair]
     argv = [job.id, keys.JOB_PREFIX, keys.result_stream(""), "1" if allow_failure else "0", now().timestamp(),
             len(flat), len(value_ids), len(ordered), *flat, *ordered]
-    reply = [as_text(r) for r in connection.eval(  # type: ignore[union-attr]
+    reply = [as_text(r) for r in connection.eval(
         ENQUEUE_DEPENDENT, 5, job.key, queue.key, DeferredJobRegistry(queue.name, connection=connection).key,
         Queue.redis_queues_keys, job.dependencies_key, *argv)]
     if reply[0] == "exists":
@@ -105,7 +105,7 @@ def release(connection: redis.Redis, serializer: Any, parent_ids: Iterable[str],
 
 
 def _release_script(connection: redis.Redis, ids: list[str], failures_only: bool) -> list[tuple[str, str, str]]:
-    reply = [as_text(r) for r in connection.eval(  # type: ignore[union-attr]
+    reply = [as_text(r) for r in connection.eval(
         RELEASE_DEPENDENTS, 0, keys.JOB_PREFIX, keys.QUEUE_PREFIX, _DEFERRED_PREFIX, Queue.redis_queues_keys,
         utcformat(now()), keys.result_stream(""), "1" if failures_only else "0", *ids)]
     return [(reply[i], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
@@ -134,7 +134,7 @@ def _doom(connection: redis.Redis, serializer: Any, doomed: list[tuple[str, str,
             pipe.execute()
         for job in found:
             if job is not None and job.id in ended:
-                done_reading(connection, json.loads(as_text(connection.hget(job.key, READS) or b"[]")))  # type: ignore[arg-type]
+                done_reading(connection, json.loads(as_text(connection.hget(job.key, READS) or b"[]")))
         doomed = _release_script(connection, ended, False) if ended else []
 
 
@@ -179,5 +179,5 @@ def parent_values(connection: redis.Redis, serializer: Any, ids: Sequence[str]) 
 def done_reading(connection: redis.Redis, ids: Sequence[str]) -> None:
     """A dependent is done with its parents' results: the last reader lets them expire again."""
     if ids:
-        connection.eval(DONE_READING, 0, keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,  # type: ignore[no-untyped-call]
+        connection.eval(DONE_READING, 0, keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,
                         DEFAULT_FAILURE_TTL, *ids)
