@@ -153,6 +153,16 @@ ROWS = [
     Row('q.schedule("report", square, [threading.Lock()], every=60)',
         lambda q, j: q.schedule("report", square, [threading.Lock()], every=60), jobs.SerializationError,
         "the arguments of schedule 'report' cannot be serialized with pickle: TypeError: cannot pickle '_thread.lock' object"),
+    # -- workflows ----------------------------------------------------------------------------
+    Row('q.enqueue_call(square, [2], depends_on="no-such-id")',
+        lambda q, j: q.enqueue_call(square, [2], depends_on="no-such-id"), jobs.JobNotFound,
+        "cannot wait for job 'no-such-id': it is gone from fakeredis (never enqueued, or its record expired); "
+        "nothing was enqueued"),
+    Row("q.enqueue_call(square, [2], depends_on=7)", lambda q, j: q.enqueue_call(square, [2], depends_on=7),
+        jobs.ConfigError, "depends_on takes jobs or job ids, not int 7"),
+    Row('q.enqueue_call(square, [2], allow_failure="yes")',
+        lambda q, j: q.enqueue_call(square, [2], allow_failure="yes"), jobs.ConfigError,
+        "allow_failure must be True or False, not 'yes'"),
     # -- map ----------------------------------------------------------------------------------
     Row("q.map(square, 5)", lambda q, j: q.map(square, 5), jobs.ConfigError, "map needs an iterable of items, not int"),
     Row("q.map(square, [1, 2], chunksize=0)", lambda q, j: q.map(square, [1, 2], chunksize=0), jobs.ConfigError,

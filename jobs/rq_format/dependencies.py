@@ -81,8 +81,8 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
         raise ConfigError(f"a job with id {job.id!r} already exists at {server}: choose another job_id, or get the "
                           f"existing one with q.job({job.id!r})")
     if reply[0] == "missing":
-        raise JobNotFound(f"job {job.id} cannot wait for job {reply[1]}: it is gone from {server} (never enqueued, "
-                          f"or its record expired); nothing was enqueued")
+        raise JobNotFound(f"cannot wait for job {reply[1]!r}: it is gone from {server} (never enqueued, or its "
+                          f"record expired); nothing was enqueued")
     bad = reply[1:]
     if bad:
         _doom(connection, job.serializer, [(job.id, bad[0], bad[1])], {})
