@@ -31,3 +31,13 @@ def record_start_then_sleep(redis_url, key, seconds):
     client.close()
     time.sleep(seconds)
     return "done"
+
+
+def add_one(x=0):
+    """A link of a chain: the previous link's value plus one."""
+    return (x or 0) + 1
+
+
+def count(values):
+    """A fan-in's last job: how many values it received."""
+    return len(values)

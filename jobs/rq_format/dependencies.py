@@ -35,7 +35,6 @@ from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import DeferredJobRegistry
-from rq.results import Result
 from rq.utils import as_text, now, utcformat
 
 from ..errors import ConfigError, JobNotFound
@@ -163,16 +162,23 @@ def _exc_type_of(connection: redis.Redis, serializer: Any, job_id: str, status: 
 
 
 def parent_values(connection: redis.Redis, serializer: Any, ids: Sequence[str]) -> dict[str, Any]:
-    """Each parent's value: its return value, or its :class:`jobs.JobFailed` when it failed."""
+    """Each parent's value: its return value, or its :class:`jobs.JobFailed` when it failed.
+
+    One pipelined read of the newest entry of each result stream: a fan-in of 10,000 costs a
+    few round trips, not 10,000.
+    """
     values: dict[str, Any] = {}
-    for job_id, job in zip(ids, Job.fetch_many(list(ids), connection=connection, serializer=serializer)):
-        result = Result.fetch_latest(job, serializer=serializer) if job is not None else None
-        if result is None:
-            raise JobNotFound(f"the result of job {job_id} is gone (its record expired or was deleted)")
-        if result.type == Result.Type.SUCCESSFUL:
-            values[job_id] = result.return_value
-        else:
-            values[job_id] = results.failed_job(connection, job_id, result.exc_string, serializer)
+    for start in range(0, len(ids), 1000):
+        chunk = list(ids[start:start + 1000])
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in chunk:
+                pipe.xrevrange(keys.result_stream(job_id), count=1)
+            replies = pipe.execute()
+        for job_id, entries in zip(chunk, replies):
+            outcome = results.parse_entries(connection, job_id, entries, serializer)[1] if entries else None
+            if outcome is None:
+                raise JobNotFound(f"the result of job {job_id} is gone (its record expired or was deleted)")
+            values[job_id] = outcome.error if outcome.error is not None else outcome.value
     return values
 
 
