@@ -161,9 +161,16 @@ def call_with_parents(func_name: str, args: tuple[Any, ...], kwargs: dict[str, A
         raise RuntimeError("call_with_parents runs inside an RQ job")
     ids = parent_ids_in((args, kwargs))
     values = dependencies.parent_values(job.connection, job.serializer, ids)
-    dependencies.done_reading(job.connection, ids)
     func = import_attribute(func_name)
-    return func(*resolve(args, values), **resolve(kwargs, values))
+    rerun = False
+    try:
+        return func(*resolve(args, values), **resolve(kwargs, values))
+    except BaseException:
+        rerun = job.should_retry  # a retry reads the parents again: keep them
+        raise
+    finally:
+        if not rerun:  # (a job lost mid-run reads them again, or recovery lets them go)
+            dependencies.done_reading(job.connection, ids)
 
 
 def propagate_failure(job: Any, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:

@@ -182,3 +182,9 @@ def test_a_job_id_of_your_own_works_and_one_in_use_is_a_config_error(queue):
     assert queue.job("wf-add-one").result(timeout=5) == 37
     with pytest.raises(jobs.ConfigError, match="already exists"):
         queue.enqueue_call(add, (a, 2), job_id="wf-add-one")
+
+
+def test_jobs_as_arguments_travel_with_the_json_serializer_too():
+    with jobs.Queue("fakeredis://wf-json", serializer="json") as q:
+        a = q.enqueue(square, 3)
+        assert q.enqueue(nested_sum, {"x": [a, 1]}).result(timeout=10) == 10

@@ -98,6 +98,7 @@ def _propagate_failures(connection: redis.Redis, serializer: Any, done: list[Req
         if event.action in _FAILED_AS:
             dependencies.propagate(connection, resolve_serializer(serializer), event.job_id,
                                    exc_type=_FAILED_AS[event.action])
+            dependencies.finished_reading(connection, event.job_id)
 
 
 @dataclass

@@ -68,6 +68,7 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
         job.timeout = queue._default_timeout  # as RQ's own enqueue sets it
     mapping = job.to_dict()
     mapping.pop("status", None)
+    mapping["enqueued_at"] = utcformat(now())  # a release writes it again
     if value_ids:
         mapping[READS] = json.dumps(list(value_ids))
     flat: list[Any] = [item for pair in mapping.items() for item in pair]
@@ -131,9 +132,8 @@ def _doom(connection: redis.Redis, serializer: Any, doomed: list[tuple[str, str,
                 _end_unrun(pipe, job, parent_id, parent_status, exc_type)
                 ended.append(dependent_id)
             pipe.execute()
-        for job in found:
-            if job is not None and job.id in ended:
-                done_reading(connection, json.loads(as_text(connection.hget(job.key, READS) or b"[]")))
+        for dependent_id in ended:
+            finished_reading(connection, dependent_id)
         doomed = _release_script(connection, ended, False) if ended else []
 
 
@@ -180,6 +180,11 @@ def parent_values(connection: redis.Redis, serializer: Any, ids: Sequence[str]) 
                 raise JobNotFound(f"the result of job {job_id} is gone (its record expired or was deleted)")
             values[job_id] = outcome.error if outcome.error is not None else outcome.value
     return values
+
+
+def finished_reading(connection: redis.Redis, job_id: str) -> None:
+    """Job ``job_id`` will never read its parents' results (it was failed, canceled or given up)."""
+    done_reading(connection, json.loads(as_text(connection.hget(keys.job(job_id), READS) or b"[]")))
 
 
 def done_reading(connection: redis.Redis, ids: Sequence[str]) -> None:
