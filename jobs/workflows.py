@@ -19,6 +19,7 @@ dependents at once, down the chain (see :mod:`jobs.rq_format.dependencies`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from .job import Job
 
 if TYPE_CHECKING:
     from .backends.base import Backend, MapCall
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ParentResult", "extract_parents", "resolve", "parent_ids_in", "call_with_parents", "propagate_failure"]
 
@@ -182,7 +185,10 @@ def propagate_failure(job: Any, connection: Any, exc_type: type, exc_value: Base
 
     if job.should_retry:
         return
-    dependencies.propagate(connection, job.serializer, job.id, exc_type=exc_type.__name__, failures_only=True)
+    try:
+        dependencies.propagate(connection, job.serializer, job.id, exc_type=exc_type.__name__, failures_only=True)
+    except Exception:  # noqa: BLE001 - RQ would record a raising callback as the job's own failure
+        logger.exception("job %s: could not fail the jobs waiting on it; the worker's release will", job.id)
 
 
 # -- map over items that hold jobs ------------------------------------------------------------

@@ -74,9 +74,9 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
     flat: list[Any] = [item for pair in mapping.items() for item in pair]
     argv = [job.id, keys.JOB_PREFIX, keys.result_stream(""), "1" if allow_failure else "0", now().timestamp(),
             len(flat), len(value_ids), len(ordered), *flat, *ordered]
-    reply = [as_text(r) for r in connection.eval(
-        ENQUEUE_DEPENDENT, 5, job.key, queue.key, DeferredJobRegistry(queue.name, connection=connection).key,
-        Queue.redis_queues_keys, job.dependencies_key, *argv)]
+    reply = [as_text(r) for r in _run(connection, ENQUEUE_DEPENDENT, [
+        job.key, queue.key, DeferredJobRegistry(queue.name, connection=connection).key, Queue.redis_queues_keys,
+        job.dependencies_key], argv)]
     if reply[0] == "exists":
         raise ConfigError(f"a job with id {job.id!r} already exists at {server}: choose another job_id, or get the "
                           f"existing one with q.job({job.id!r})")
@@ -105,15 +105,17 @@ def release(connection: redis.Redis, serializer: Any, parent_ids: Iterable[str],
 
 
 def _release_script(connection: redis.Redis, ids: list[str], failures_only: bool) -> list[tuple[str, str, str]]:
-    reply = [as_text(r) for r in connection.eval(
-        RELEASE_DEPENDENTS, 0, keys.JOB_PREFIX, keys.QUEUE_PREFIX, _DEFERRED_PREFIX, Queue.redis_queues_keys,
-        utcformat(now()), keys.result_stream(""), "1" if failures_only else "0", *ids)]
+    reply = [as_text(r) for r in _run(connection, RELEASE_DEPENDENTS, [], [
+        keys.JOB_PREFIX, keys.QUEUE_PREFIX, _DEFERRED_PREFIX, Queue.redis_queues_keys, utcformat(now()),
+        keys.result_stream(""), "1" if failures_only else "0", *ids])]
     return [(reply[i], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
 
 
 def propagate(connection: redis.Redis, serializer: Any, job_id: str, *, exc_type: str | None = None,
               failures_only: bool = False) -> None:
     """``job_id`` failed, was lost or canceled: its waiting dependents never run, down the chain."""
+    if not connection.exists(Job.dependents_key_for(job_id)):
+        return  # the common case: nobody waits (one EXISTS, no script)
     release(connection, serializer, [job_id], exc_types={job_id: exc_type} if exc_type else None,
             failures_only=failures_only)
 
@@ -190,5 +192,10 @@ def finished_reading(connection: redis.Redis, job_id: str) -> None:
 def done_reading(connection: redis.Redis, ids: Sequence[str]) -> None:
     """A dependent is done with its parents' results: the last reader lets them expire again."""
     if ids:
-        connection.eval(DONE_READING, 0, keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,
-                        DEFAULT_FAILURE_TTL, *ids)
+        _run(connection, DONE_READING, [], [keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,
+                                             DEFAULT_FAILURE_TTL, *ids])
+
+
+def _run(connection: redis.Redis, script: str, script_keys: list[str], argv: list[Any]) -> Any:
+    """EVALSHA (loading the script once), as the documented ACL users may run it; never EVAL."""
+    return connection.register_script(script)(keys=script_keys, args=argv)
