@@ -24,8 +24,8 @@ from ..errors import BackendUnavailable, ConfigError, JobNotFound, ResultTimeout
 from ..functions import importable_name
 from ..options import JobOptions
 from ..progress import Progress
-from ..rq_format import progress as job_progress
 from ..rq_format import dependencies, results, scheduled, schedules
+from ..rq_format import progress as job_progress
 from ..rq_format.batch import enqueue_prepared, prepare_calls
 from ..rq_format.markers import MAX_LOSSES
 from ..schedules import Schedule, ScheduleSpec
