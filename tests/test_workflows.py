@@ -6,11 +6,13 @@ with `workers supervise -n 2`. Failure, loss and cancel propagate down a chain o
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import jobs
 from jobs.backends.base import RunsInProcess
-from tests.jobs import add, fail, kill_own_process, square
+from tests.jobs import add, fail, fail_once, kill_own_process, square
 from tests.workflow_jobs import describe, nested_sum, wait_for_file
 
 ALL = ["local", "fakeredis", "redis", "supervised"]
@@ -188,3 +190,16 @@ def test_jobs_as_arguments_travel_with_the_json_serializer_too():
     with jobs.Queue("fakeredis://wf-json", serializer="json") as q:
         a = q.enqueue(square, 3)
         assert q.enqueue(nested_sum, {"x": [a, 1]}).result(timeout=10) == 10
+
+
+@pytest.mark.parametrize("queue", ["local", "supervised"], indirect=True)
+def test_a_job_waiting_for_its_retry_interval_is_scheduled(queue, tmp_path):
+    # Given a job that fails once and retries after 2 s
+    job = queue.enqueue_call(fail_once, (str(tmp_path / "marker"),), retries=1, retry_interval=2)
+    # When its first attempt failed, it waits scheduled (as RQ says), then runs again
+    seen, deadline = set(), time.monotonic() + 30
+    while job.status not in (jobs.JobStatus.FINISHED, jobs.JobStatus.FAILED) and time.monotonic() < deadline:
+        seen.add(job.status)
+        time.sleep(0.02)
+    assert jobs.JobStatus.SCHEDULED in seen
+    assert job.result(timeout=30) == "ok"
