@@ -333,7 +333,7 @@ class ProcessPool:
             task.retries -= 1
             task.state = JobStatus.QUEUED
             delay = task.options.interval_before(attempt) if task.options else 0.0
-            self._due.push(time.monotonic() + delay, task)
+            self._due.push(time.monotonic() + delay, task, scheduled=delay > 0)  # as RQ says of a retry
             return
         task.outcome, task.data = outcome, data
         task.state = JobStatus.FINISHED if outcome == Outcome.OK else JobStatus.FAILED
