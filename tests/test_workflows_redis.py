@@ -132,3 +132,22 @@ def test_enqueueing_dependents_while_their_parents_finish_never_raises_watch_err
         children = [q.enqueue(add, p, 1) for p in parents]
         # Then each enqueue returned, and each dependent ran
         assert [c.result(timeout=60) for c in children] == [i * i + 1 for i in range(300)]
+
+
+def test_a_dependent_rq_itself_wrote_waits_for_all_its_parents_under_workers_supervise(supervised_url, gate):
+    # Given a job enqueued with RQ's own depends_on on a quick parent and a parent held at a gate
+    from rq import Queue as RQQueue
+
+    client = redis.Redis.from_url(supervised_url)
+    rq_queue = RQQueue("default", connection=client)
+    quick = rq_queue.enqueue(square, 2)
+    held = rq_queue.enqueue(wait_for_file, gate, 1)
+    dependent = rq_queue.enqueue(square, 3, depends_on=[quick, held])
+    # When the quick parent finished, the dependent still waits
+    with jobs.Queue(supervised_url) as q:
+        assert q.job(quick.id).result(timeout=30) == 4
+        assert dependent.get_status() == "deferred"
+        # Then once the other finished too, it runs
+        open_gate(gate)
+        assert q.job(dependent.id).result(timeout=30) == 9
+    client.close()

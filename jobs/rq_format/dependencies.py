@@ -50,6 +50,8 @@ DONE_READING = _load("done_reading")
 READS = "jobfleet_reads"
 _DEFERRED_PREFIX = DeferredJobRegistry.key_template.format("")
 _ENDED_BADLY = {"canceled", "stopped"}
+#: RQ 3 spells a job's dependencies set ``rq:job::<id>:dependencies`` (two colons).
+_DEPENDENCIES_PREFIX = f"{Job.redis_job_namespace_prefix}:"
 
 
 def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_ids: Sequence[str],
@@ -107,7 +109,7 @@ def release(connection: redis.Redis, serializer: Any, parent_ids: Iterable[str],
 def _release_script(connection: redis.Redis, ids: list[str], failures_only: bool) -> list[tuple[str, str, str]]:
     reply = [as_text(r) for r in _run(connection, RELEASE_DEPENDENTS, [], [
         keys.JOB_PREFIX, keys.QUEUE_PREFIX, _DEFERRED_PREFIX, Queue.redis_queues_keys, utcformat(now()),
-        keys.result_stream(""), "1" if failures_only else "0", *ids])]
+        keys.result_stream(""), "1" if failures_only else "0", _DEPENDENCIES_PREFIX, *ids])]
     return [(reply[i], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
 
 

@@ -1,7 +1,9 @@
 -- After parents ended: queue the dependents whose last parent this was, keep wanted results.
 -- ARGV: [1] job key prefix, [2] queue key prefix, [3] deferred registry prefix, [4] RQ's set of
---       queues, [5] enqueued_at stamp, [6] result stream prefix, [7] '1': failures only (leave
---       the dependents that may run), [8..] parent ids
+--       queues, [5] enqueued_at stamp, [6] result stream prefix, [7] '1': failures only (the parents
+--       are failing right now, their failure not written yet: doom the dependents that cannot
+--       run, leave the others for the release after the write), [8] the prefix of RQ's
+--       dependencies sets (``rq:job::<id>:dependencies``, sic), [9..] parent ids
 -- Reply: flat {dependent id, parent id, parent status, ...} of dependents that must not run.
 local prefix = ARGV[1]
 local failures_only = ARGV[7] == '1'
@@ -9,14 +11,14 @@ local doomed = {}
 local function met(st, allow)
   return st == 'finished' or (st == 'failed' and allow)
 end
-local function unmet_count(dkey, allow)
+local function unmet_count(d, allow)
   local n = 0
-  for _, dep in ipairs(redis.call('SMEMBERS', dkey .. ':dependencies')) do
+  for _, dep in ipairs(redis.call('SMEMBERS', ARGV[8] .. d .. ':dependencies')) do
     if not met(redis.call('HGET', prefix .. dep, 'status'), allow) then n = n + 1 end
   end
   return n
 end
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   local p = ARGV[i]
   local pkey = prefix .. p
   local st = redis.call('HGET', pkey, 'status')
@@ -39,7 +41,7 @@ for i = 8, #ARGV do
             if redis.call('HEXISTS', dkey, 'jobfleet_unmet') == 1 then
               n = redis.call('HINCRBY', dkey, 'jobfleet_unmet', -1)
             else
-              n = unmet_count(dkey, allow)  -- a dependent RQ itself wrote
+              n = unmet_count(d, allow)  -- a dependent RQ itself wrote
             end
             if n <= 0 then
               local origin = redis.call('HGET', dkey, 'origin')
