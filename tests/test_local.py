@@ -121,3 +121,19 @@ def test_a_local_job_id_is_unknown_to_another_queue():
         with pytest.raises(jobs.JobNotFound):
             second.job(job.id)
         assert job.result(timeout=30) == 4
+
+
+def test_close_after_a_burst_of_wakeups_never_hangs():
+    # Given queues whose dispatcher is woken many times in a row (each empty map wakes it)
+    import threading
+
+    for _ in range(150):
+        q = jobs.Queue("local://1")
+        for _ in range(20):
+            q.map(square, [])
+        # When the queue closes, Then the dispatcher hears it (a wake-up lost between clearing the
+        # flag and draining the pipe used to leave it asleep in select for ever)
+        closing = threading.Thread(target=q.close)
+        closing.start()
+        closing.join(10)
+        assert not closing.is_alive(), "close() hung: the dispatcher missed its wake-up"
