@@ -54,4 +54,4 @@ def failed_item(error: JobFailed, first_index: int) -> JobFailed:
         return error.at_index(first_index)
     index = first_index + error.index
     return JobFailed(f"item {index}: {error}", job_id=error.job_id, exc_type=error.exc_type,
-                     remote_traceback=error.remote_traceback, index=index)
+                     remote_traceback=error.remote_traceback, index=index, exception=error.exception)

@@ -59,7 +59,9 @@ class JobFailed(JobsError):
 
     ``exc_type`` is the name of the remote exception's type (``"ZeroDivisionError"``),
     ``remote_traceback`` the worker's traceback text, ``index`` the position of the item
-    when the job was part of a ``map``.
+    when the job was part of a ``map``, ``exception`` the job's own exception rebuilt here
+    (remote traceback as its ``__cause__``) or None when it could not travel: ``jobs.Pool`` and
+    ``jobs.Executor`` raise that one, as the standard library does (see :mod:`jobs.remote_errors`).
     """
 
     def __init__(
@@ -70,12 +72,14 @@ class JobFailed(JobsError):
         exc_type: str = "",
         remote_traceback: str = "",
         index: int | None = None,
+        exception: BaseException | None = None,
     ) -> None:
         super().__init__(message)
         self.job_id = job_id
         self.exc_type = exc_type
         self.remote_traceback = remote_traceback
         self.index = index
+        self.exception = exception
 
     def at_index(self, index: int) -> "JobFailed":
         """A copy naming the ``map`` item this failure belongs to."""
@@ -85,6 +89,7 @@ class JobFailed(JobsError):
             exc_type=self.exc_type,
             remote_traceback=self.remote_traceback,
             index=index,
+            exception=self.exception,
         )
         return err
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pickle
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +38,8 @@ def importable_name(func: Callable[..., Any]) -> str | None:
     pickles their instance with the job.
     """
     check_callable(func)
-    if inspect.ismethod(func) or not (inspect.isfunction(func) or inspect.isbuiltin(func)):
-        return None
+    if inspect.ismethod(func) or not (inspect.isfunction(func) or inspect.isbuiltin(func) or inspect.isclass(func)):
+        return None  # a class (``int``, ``str``) goes by name, as a function does
     module = getattr(func, "__module__", None)
     qualname = _label(func)
     hint = "move it to a module (e.g. tasks.py) at top level and import it from there"
@@ -46,6 +47,8 @@ def importable_name(func: Callable[..., Any]) -> str | None:
         raise SerializationError(f"a lambda cannot run on a Redis worker, which imports jobs by name: {hint}")
     if "<locals>" in qualname:
         raise SerializationError(f"{qualname} is defined inside another function, so a Redis worker cannot import it: {hint}")
+    if module in ("__main__", "__mp_main__") and (name := _main_module_name(func, qualname)):
+        return name
     if module in (None, "__main__", "__mp_main__"):
         raise SerializationError(f"{qualname} is defined in __main__ (the script you ran), so a Redis worker cannot import it: {hint}")
     try:
@@ -57,6 +60,18 @@ def importable_name(func: Callable[..., Any]) -> str | None:
     if found is not func and getattr(found, "__wrapped__", None) is not func:
         raise SerializationError(f"{module}.{qualname} imports as a different object (shadowed or decorated?): {hint}")
     return f"{module}.{qualname}"
+
+
+def _main_module_name(func: Callable[..., Any], qualname: str) -> str | None:
+    """``python -m examples.hello`` runs the module as ``__main__``; a worker imports it as
+    ``examples.hello`` (without running its ``if __name__ == "__main__"`` block), as
+    ``multiprocessing``'s spawn does. A script run by path has no such name: None."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if not name or name == "__main__" or getattr(main, qualname, None) is not func:
+        return None
+    return f"{name}.{qualname}"
 
 
 def dumps_function(func: Callable[..., Any]) -> bytes:

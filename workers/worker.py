@@ -41,6 +41,7 @@ from rq.worker_registration import register
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
+from jobs.remote_errors import store_exception
 from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
@@ -108,6 +109,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)
         self._wakeup = QueueWakeup(self.connection, [q.key for q in self.queues])
+        self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:

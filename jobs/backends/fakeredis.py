@@ -16,6 +16,7 @@ import rq
 from rq.timeouts import TimerDeathPenalty
 
 from ..errors import ResultTimeout
+from ..remote_errors import store_exception
 from ..rq_format import results, scheduled, schedules
 from .base import RunsInProcess
 from .redis import RedisBackend
@@ -82,7 +83,8 @@ class FakeRedisBackend(RedisBackend, RunsInProcess):
             in_main = threading.current_thread() is threading.main_thread()
             saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
             worker_class: type[rq.SimpleWorker] = rq.SimpleWorker if in_main else _ThreadSafeWorker
-            worker = worker_class([self._queue], connection=self._client, serializer=self._serializer)
+            worker = worker_class([self._queue], connection=self._client, serializer=self._serializer,
+                                  exception_handlers=[store_exception])
             worker.log = inline_worker_log
             try:
                 worker.work(burst=True, logging_level="WARNING", with_scheduler=False)

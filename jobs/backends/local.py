@@ -15,6 +15,7 @@ import itertools
 import os
 import queue as queue_module
 import time
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,9 +33,10 @@ from ..errors import (
 from ..functions import dumps_function
 from ..options import JobOptions
 from ..progress import Progress
+from ..remote_errors import rebuild
 from ..rq_format.markers import DEFAULT_MAX_LOSSES
 from ..schedules import Schedule, ScheduleSpec
-from ..serializers import check_dumps
+from ..serializers import PickleSerializer, check_dumps
 from ..status import JobStatus
 from .base import Backend, MapCall
 from .local_child import Kind, Outcome
@@ -74,6 +76,8 @@ class LocalBackend(Backend):
     # -- submitting -----------------------------------------------------------------------
 
     def _function_blob(self, func: Callable[..., Any]) -> bytes:
+        if not isinstance(func, (types.FunctionType, types.BuiltinFunctionType)):
+            return dumps_function(func)  # a bound method or callable object: caching would keep its instance alive
         try:
             blob = self._func_cache.get(func)
         except TypeError:  # an unhashable callable
@@ -176,8 +180,9 @@ class LocalBackend(Backend):
             raise JobCanceled(f"job {job_id} was canceled before it ran")
         outcome, data = task.outcome, task.data
         if outcome == Outcome.ERROR:
+            exception = rebuild(data.pickled, data.traceback) if self._serializer is PickleSerializer else None
             raise JobFailed(f"{data.exc_type}: {data.message}", job_id=job_id, exc_type=data.exc_type,
-                            remote_traceback=data.traceback)
+                            remote_traceback=data.traceback, exception=exception)
         if outcome == Outcome.UNSERIALIZABLE:
             raise SerializationError(f"job {job_id}: {data}")
         if outcome == Outcome.LOST:

@@ -23,11 +23,13 @@ import enum
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 from typing import Any, NamedTuple
 
 from ..progress import Progress, Throttle, set_local_sink
+from ..remote_errors import dumps_exception
 
 
 class Kind(enum.IntEnum):
@@ -65,6 +67,7 @@ class RemoteError(NamedTuple):
     message: str
     traceback: str
     item: int | None = None
+    pickled: bytes | None = None  # the exception itself, when it pickles (see jobs.remote_errors)
 
 
 class ResultItem(NamedTuple):
@@ -136,7 +139,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 def _error(exc: BaseException, index: int | None = None) -> RemoteError:
-    return RemoteError(type(exc).__name__, str(exc), traceback.format_exc(), index)
+    return RemoteError(type(exc).__name__, str(exc), traceback.format_exc(), index, dumps_exception(exc))
 
 
 def _run_call(func: Any, payload: bytes, loads: Any, dumps: Any) -> tuple[Outcome, Any]:
@@ -191,6 +194,17 @@ def _run_one(functions: dict[bytes, Any], func_blob: bytes, kind: Kind, payload:
         return Outcome.ERROR, _error(exc)
 
 
+def _send(conn: Any, done: list[ResultItem]) -> None:
+    """Report finished calls, after flushing what they printed: a ``jobs.Process`` target's output
+    is on the terminal before its ``join()`` returns (a worker lives on; its exit would be too late)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or replaced by the job
+            pass
+    conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
+
+
 def child_main(conn: Any, current: Any, started: Any, claims: Claims, serializer: Any, parent_pid: int) -> None:
     """Run batches until the pipe closes or a ``None`` batch asks us to stop.
 
@@ -227,8 +241,8 @@ def child_main(conn: Any, current: Any, started: Any, claims: Claims, serializer
             done.append(ResultItem(seq, status, data))
             allowed = index + 1 < len(calls) and claims.claim(first_ticket + index + 1)
             if not allowed or monotonic() - last_flush > FLUSH_INTERVAL:
-                conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
+                _send(conn, done)
                 done = []
                 last_flush = monotonic()
         if done:
-            conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
+            _send(conn, done)

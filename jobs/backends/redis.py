@@ -87,8 +87,7 @@ class RedisBackend(Backend):
 
     def _write(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions,
                write: Callable[[Job, Any], object]) -> tuple[str, Any]:
-        importable_name(func)
-        job = self._create_job(func, args, kwargs, options)
+        job = self._create_job(importable_name(func) or func, args, kwargs, options)
         with translated(self._server):
             if options.job_id is not None and self._client.exists(job.key):
                 # RQ would overwrite that job's record, and its id would sit twice in a queue
@@ -111,7 +110,7 @@ class RedisBackend(Backend):
                 f"{what} is on the primary at {self._server}, but only {confirmed} of {durability.replicas} replica(s) "
                 f"confirmed it within {durability.timeout_s} s: it is lost if the primary fails now; check the replicas")
 
-    def _create_job(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Job:
+    def _create_job(self, func: Callable[..., Any] | str, args: tuple[Any, ...], kwargs: dict[str, Any], options: JobOptions) -> Job:
         meta = {MAX_LOSSES: options.max_losses} if options.max_losses else None
         retry = None
         if options.retries:
@@ -119,7 +118,8 @@ class RedisBackend(Backend):
             retry = Retry(max=options.retries, interval=[int(v) for v in interval] if isinstance(interval, tuple) else int(interval))
         try:
             job = self._queue.create_job(
-                func, args=args, kwargs=kwargs, timeout=options.timeout_seconds(),
+                func,  # type: ignore[type-var]  # RQ takes a dotted name or a callable
+                args=args, kwargs=kwargs, timeout=options.timeout_seconds(),
                 result_ttl=_whole(options.result_ttl), failure_ttl=_whole(options.failure_ttl),
                 description=options.description, job_id=options.job_id, meta=meta, retry=retry,
                 on_failure=_PROPAGATE,  # a failure reaches the jobs waiting on this one at once
@@ -129,7 +129,7 @@ class RedisBackend(Backend):
         try:
             job.data  # noqa: B018 - serializes the call now, so a bad argument fails before any write
         except Exception as exc:  # noqa: BLE001 - pickle and json raise many types
-            name = getattr(func, "__qualname__", repr(func))
+            name = func.rsplit(".", 1)[-1] if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
             raise SerializationError(f"the arguments of {name} cannot be serialized: {type(exc).__name__}: {exc}") from exc
         return job
 
@@ -221,7 +221,7 @@ class RedisBackend(Backend):
                 if outcome.error is not None:
                     raise outcome.error.at_index(index_of[job_id])
                 yield outcome.value
-        return values_of()
+        return MapResults(ids, values_of())
 
     def _imap_chunked(self, func_name: str, call: MapCall, ordered: bool) -> Iterator[Any]:
         from ..chunks import failed_item, run_chunk
@@ -238,13 +238,13 @@ class RedisBackend(Backend):
                 if outcome.error is not None:
                     raise failed_item(outcome.error, index_of[job_id])
                 yield from outcome.value
-        return flatten()
+        return MapResults(ids, flatten())
 
     def _enqueue_calls(self, func: Callable[..., Any], func_name: str, calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[str]:
         if not calls:
             return []
         blobs = prepare_calls(self._serializer, func_name, calls)
-        template = self._create_job(func, calls[0][0], calls[0][1], JobOptions())
+        template = self._create_job(func_name, calls[0][0], calls[0][1], JobOptions())
         template.origin = self._queue.name
         with translated(self._server):
             ids = enqueue_prepared(self._queue, template, func_name, calls, blobs)
@@ -362,6 +362,16 @@ class RedisBackend(Backend):
 
     def close(self) -> None:
         self._client.close()
+
+
+class MapResults(Iterator[Any]):
+    """A map's results as they come, and its jobs' ids (``jobs.Pool.terminate`` cancels them)."""
+
+    def __init__(self, job_ids: list[str], results: Iterator[Any]) -> None:
+        self.job_ids, self._results = job_ids, results
+
+    def __next__(self) -> Any:
+        return next(self._results)
 
 
 def _whole(seconds: float | None) -> int | None:

@@ -30,6 +30,7 @@ LOSSES = "jobfleet_losses"
 MAX_LOSSES = "jobfleet_max_losses"
 LOST = "jobfleet_lost"
 FAILURE = "jobfleet_failure"
+REMOTE_EXCEPTION = "jobfleet_exception"
 PROGRESS = "jobfleet_progress"
 #: On a job a schedule enqueued: the schedule's name (str) and the tick it ran for (Unix seconds, float).
 SCHEDULE = "jobfleet_schedule"
@@ -102,3 +103,9 @@ def mark_lost(meta: dict[str, Any], reason: str) -> Failure:
 
 def is_lost(meta: dict[str, Any]) -> bool:
     return LOST in meta
+
+
+def stored_exception(meta: dict[str, Any] | None) -> bytes | None:
+    """The pickled exception :func:`jobs.remote_errors.store_exception` kept in ``meta``, or None."""
+    blob = (meta or {}).get(REMOTE_EXCEPTION)
+    return blob if isinstance(blob, bytes) else None

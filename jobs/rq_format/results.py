@@ -19,7 +19,7 @@ from rq.results import Result
 from ..errors import JobCanceled, JobFailed, JobLost, SerializationError
 from ..serializers import name_of
 from . import keys
-from .markers import Failure
+from .markers import Failure, stored_exception
 
 #: How many result streams one XREAD watches.
 WINDOW = 512
@@ -30,8 +30,9 @@ if hasattr(Result.Type, "MAX_RETRIES_EXCEEDED"):
 
 
 def failure_from(job_id: str, exc_string: str | None, marker: Failure | None = None, *,
-                 stopped: bool = False) -> JobFailed:
-    """The :class:`JobFailed` (or :class:`JobLost`) a failed RQ result stands for."""
+                 stopped: bool = False, exception: BaseException | None = None) -> JobFailed:
+    """The :class:`JobFailed` (or :class:`JobLost`) a failed RQ result stands for; ``exception``
+    is the job's own, rebuilt (see :mod:`jobs.remote_errors`), when the worker stored it."""
     text = exc_string or ""
     if marker is not None and marker.kind == "lost":
         return JobLost(f"job {job_id} {marker.message}", job_id=job_id, exc_type="JobLost", remote_traceback=text)
@@ -39,7 +40,7 @@ def failure_from(job_id: str, exc_string: str | None, marker: Failure | None = N
         return JobFailed(marker.message, job_id=job_id, exc_type=marker.exc_type, remote_traceback=text)
     if marker is not None and marker.kind == "chunk_item":
         return JobFailed(f"{marker.exc_type}: {marker.message}", job_id=job_id, exc_type=marker.exc_type,
-                         remote_traceback=text, index=marker.index)
+                         remote_traceback=text, index=marker.index, exception=exception)
     if marker is not None:
         return JobFailed(f"jobs.errors.{marker.exc_type}: {marker.message}", job_id=job_id,
                          exc_type=marker.exc_type, remote_traceback=text)
@@ -48,11 +49,12 @@ def failure_from(job_id: str, exc_string: str | None, marker: Failure | None = N
     last = next((line for line in reversed(text.strip().splitlines()) if line.strip()), "")
     # The last line of a Python traceback is "module.Type: message": RQ's own exc_string format.
     exc_type = last.split(":", 1)[0].strip().rsplit(".", 1)[-1] if last else "Exception"
-    return JobFailed(last or f"job {job_id} failed", job_id=job_id, exc_type=exc_type, remote_traceback=text)
+    return JobFailed(last or f"job {job_id} failed", job_id=job_id, exc_type=exc_type, remote_traceback=text,
+                     exception=exception)
 
 
-def failure_marker(client: redis.Redis, job_id: str, serializer: Any) -> Failure | None:
-    """The job's failure marker, read from its ``meta`` (None when it has none or cannot be read)."""
+def job_meta(client: redis.Redis, job_id: str, serializer: Any) -> dict[str, Any] | None:
+    """The job's ``meta`` (None when it has none or cannot be read)."""
     raw = client.hget(keys.job(job_id), "meta")
     if not raw:
         return None
@@ -60,7 +62,12 @@ def failure_marker(client: redis.Redis, job_id: str, serializer: Any) -> Failure
         meta = serializer.loads(raw)
     except Exception:  # noqa: BLE001 - a meta another serializer wrote carries no marker of ours
         return None
-    return Failure.from_meta(meta if isinstance(meta, dict) else None)
+    return meta if isinstance(meta, dict) else None
+
+
+def failure_marker(client: redis.Redis, job_id: str, serializer: Any) -> Failure | None:
+    """The job's failure marker, read from its ``meta`` (None when it has none or cannot be read)."""
+    return Failure.from_meta(job_meta(client, job_id, serializer))
 
 
 def canceled_job(client: redis.Redis, job_id: str, serializer: Any) -> JobCanceled:
@@ -72,8 +79,14 @@ def canceled_job(client: redis.Redis, job_id: str, serializer: Any) -> JobCancel
 
 
 def failed_job(client: redis.Redis, job_id: str, exc_string: str | None, serializer: Any) -> JobFailed:
-    """The error for a job that failed: its marker if any, else its ``exc_string``."""
-    return failure_from(job_id, exc_string, failure_marker(client, job_id, serializer))
+    """The error for a job that failed: its marker if any, else its ``exc_string``; with the job's
+    own exception when the worker's handler stored one (one read of ``meta`` for both)."""
+    from ..remote_errors import rebuild
+
+    meta = job_meta(client, job_id, serializer)
+    marker = Failure.from_meta(meta)
+    exception = None if marker is not None and marker.kind != "chunk_item" else rebuild(stored_exception(meta), exc_string or "")
+    return failure_from(job_id, exc_string, marker, exception=exception)
 
 
 class UnserializableResult(JobFailed, SerializationError):
