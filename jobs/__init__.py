@@ -8,6 +8,9 @@
         job = q.enqueue(square, 7)
         job.result(timeout=10)                  # 49
         q.map(square, [1, 2, 3, 4, 5])          # [1, 4, 9, 16, 25]
+
+    from jobs import Pool                       # instead of: from multiprocessing import Pool
+    from jobs import Executor                   # instead of: ...futures import ProcessPoolExecutor
 """
 
 from .errors import (
@@ -21,10 +24,14 @@ from .errors import (
     ResultTimeout,
     SerializationError,
 )
+from .executor import Executor
 from .job import Job
 from .options import JobOptions
+from .pool import AsyncResult, Pool
+from .process import Process
 from .progress import Progress, report_progress
 from .queue import Queue
+from .remote_errors import RemoteTraceback
 from .schedules import Schedule
 from .status import JobStatus
 from .urls import redact
@@ -39,6 +46,11 @@ __all__ = [
     "Progress",
     "report_progress",
     "Schedule",
+    "Pool",
+    "AsyncResult",
+    "Process",
+    "Executor",
+    "RemoteTraceback",
     "redact",
     "JobsError",
     "ConfigError",

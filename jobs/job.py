@@ -6,6 +6,7 @@ an equal handle to the same job.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from .status import ENDED, JobStatus
@@ -60,6 +61,13 @@ class Job:
     def cancel(self) -> bool:
         """Keep the job from running; True when it will not run (False once it has started)."""
         return self._backend.cancel(self._id)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        """``await job``: the value, or what :meth:`result` raises. Never blocks the event loop;
+        cancelling the ``await`` leaves the job running (see :mod:`jobs.aio`)."""
+        from .aio import wait_for_job
+
+        return wait_for_job(self).__await__()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Job) and other._id == self._id and other._backend is self._backend

@@ -153,6 +153,8 @@ def report_in_a_tight_loop(n):
     for i in range(1, n + 1):
         jobs.report_progress(i, n)
     return n
+
+
 def gate_or_mark(task):
     """For the prefetch tests, one function for both kinds of item (a map runs one function).
 
@@ -266,3 +268,37 @@ def record_tick(url, key, seconds=0):
     record = {"tick": job.meta[TICK], "start": start, "end": time.time(), "id": job.id}
     redis.Redis.from_url(url).rpush(key, json.dumps(record))
     return record["tick"]
+
+
+def raise_unloadable():
+    """Raises an exception whose class names a module nobody can import, so it cannot be rebuilt."""
+    raise type("NotImportableHere", (Exception,), {"__module__": "no_such_module_anywhere"})("gone")
+
+
+def raise_unpicklable():
+    import threading
+
+    error = ValueError("holds a lock")
+    error.lock = threading.Lock()
+    raise error
+
+
+def raise_with_args(*args):
+    raise KeyError(*args)
+
+
+def exit_with(code):
+    raise SystemExit(code)
+
+
+_initialized_with = []
+
+
+def remember_init(value):
+    """A pool initializer: records ``value`` in this worker process."""
+    _initialized_with.append(value)
+
+
+def initialized_values(_=None):
+    """What :func:`remember_init` recorded in this worker process (and the process id)."""
+    return os.getpid(), list(_initialized_with)

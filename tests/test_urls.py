@@ -54,7 +54,8 @@ def test_a_bad_queue_name_or_serializer_is_a_config_error():
 
 def test_the_public_api_is_what_the_readme_documents():
     assert sorted(jobs.__all__) == sorted([
-        "Queue", "Job", "JobOptions", "JobStatus", "Schedule", "redact", "JobsError", "ConfigError", "BackendUnavailable",
+        "Queue", "Job", "JobOptions", "JobStatus", "Schedule", "Pool", "AsyncResult", "Process", "Executor",
+        "RemoteTraceback", "redact", "JobsError", "ConfigError", "BackendUnavailable",
         "SerializationError", "JobFailed", "JobLost", "JobCanceled", "JobNotFound", "ResultTimeout",
         "Progress", "report_progress",
     ])
