@@ -1,10 +1,21 @@
-"""Four jobs, each printing a different number from its worker (like four Processes)."""
+"""Four Processes, each printing its number, on jobfleet: only the import line changed.
 
-import jobs
-from examples._cli import parse_url
-from examples.tasks import show
+    python -m examples.four_numbers                              # Process 1: 1 ... Process 4: 4
+    JOBFLEET_URL=redis://localhost:6379/0 python -m examples.four_numbers   # printed by the workers
+"""
+
+from jobs import Process  # was: from multiprocessing import Process
+
+
+def print_number(number):
+    print(f"Process {number}: {number}")
+
 
 if __name__ == "__main__":
-    with jobs.Queue(parse_url(__doc__)) as q:
-        handles = [q.enqueue(show, number) for number in range(4)]
-        print("results:", [job.result(timeout=60) for job in handles])
+    processes = []
+    for i in range(1, 5):
+        p = Process(target=print_number, args=(i,))
+        processes.append(p)
+        p.start()
+    for p in processes:
+        p.join()

@@ -1,10 +1,17 @@
-"""multiprocessing's first example, ``Process(target=f, args=('bob',))``, on jobfleet."""
+"""multiprocessing's first example on jobfleet: only the import line differs.
 
-import jobs
-from examples._cli import parse_url
-from examples.tasks import greet
+    python -m examples.hello                                   # local://
+    JOBFLEET_URL=redis://localhost:6379/0 python -m examples.hello   # a worker of `workers supervise` prints it
+"""
+
+from jobs import Process  # was: from multiprocessing import Process
+
+
+def worker():
+    print("Worker process is running.")
+
 
 if __name__ == "__main__":
-    with jobs.Queue(parse_url(__doc__)) as q:
-        job = q.enqueue(greet, "bob")
-        print("the worker answered:", job.result(timeout=60))
+    p = Process(target=worker)
+    p.start()
+    p.join()
