@@ -15,7 +15,8 @@ import traceback
 
 from benchmarks.harness import Row, parser, table
 
-SCRIPTS = ["local_map", "local_submit", "redis_enqueue", "redis_workers", "latency", "recovery", "memory", "workflows"]
+SCRIPTS = ["local_map", "local_submit", "dropin", "redis_enqueue", "redis_workers", "latency", "recovery", "memory",
+           "workflows"]
 
 
 def machine() -> str:

@@ -21,11 +21,12 @@ def run_benchmarks(*args: str) -> str:
 def test_the_local_scripts_print_a_table_with_both_sides():
     # Given the local benchmarks at quick sizes
     # When they run through `python -m benchmarks --quick --only ...`
-    out = run_benchmarks("--only", "local_map,local_submit")
+    out = run_benchmarks("--only", "local_map,local_submit,dropin")
     # Then the summary names each figure with its reference, and no process is left behind
     assert "### Summary" in out
     assert "`Pool(2).map` default chunksize" in out
     assert "`ProcessPoolExecutor(2).submit`" in out
+    assert "`multiprocessing.Pool(2).map`" in out and "`jobs.Executor` submit + result" in out
 
 
 @pytest.mark.redis
