@@ -19,11 +19,14 @@ raise :class:`jobs.JobFailed`; the rebuilt exception is its ``.exception``.
 
 from __future__ import annotations
 
+import base64
 import logging
 import pickle
 from multiprocessing.pool import RemoteTraceback as _PoolRemoteTraceback  # type: ignore[attr-defined]  # typeshed omits it
 from types import TracebackType
 from typing import Any
+
+from rq.serializers import PickleSerializer
 
 from .rq_format.markers import REMOTE_EXCEPTION
 
@@ -84,9 +87,10 @@ def store_exception(job: Any, exc_type: type[BaseException] | None, exc_value: B
                     tb: TracebackType | None) -> bool:
     """RQ exception handler: keep the job's exception, pickled, in ``job.meta``.
 
-    Returns True, so RQ goes on to the next handler. Does nothing for an exception that cannot
-    be pickled or for a serializer that cannot carry bytes (json): the caller then gets
-    :class:`jobs.JobFailed`. Never raises: a handler must not fail the worker.
+    Returns True, so RQ goes on to the next handler. Stores base64 text (meta stays JSON for
+    rq-dashboard). Does nothing for an exception that cannot be pickled or on a queue that is
+    not on the pickle serializer: the caller then gets :class:`jobs.JobFailed`. Never raises: a
+    handler must not fail the worker.
     """
     from .chunks import ChunkItemFailed
 
@@ -97,12 +101,11 @@ def store_exception(job: Any, exc_type: type[BaseException] | None, exc_value: B
     blob = dumps_exception(exc_value)
     if blob is None:
         return True
-    try:
-        job.serializer.dumps({REMOTE_EXCEPTION: blob})  # json cannot carry bytes: leave meta alone
-    except Exception:  # noqa: BLE001
+    if job.serializer is not PickleSerializer:  # a json queue never unpickles: leave meta alone
         return True
     try:
-        job.meta[REMOTE_EXCEPTION] = blob
+        # base64 text, not bytes: rq-dashboard and `rq info` render meta as JSON
+        job.meta[REMOTE_EXCEPTION] = base64.b64encode(blob).decode("ascii")
         job.save_meta()
     except Exception as exc:  # noqa: BLE001 - Redis trouble here must not hide the job's failure
         log.warning("job %s: could not store its exception for the caller: %s", job.id, exc)

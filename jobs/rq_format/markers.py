@@ -19,10 +19,15 @@ restart of either side, and travels with either serializer (only numbers, string
   :mod:`jobs.progress`) and kept after it ended; rq-dashboard shows it with the meta.
 - ``jobfleet_schedule`` (str), ``jobfleet_tick`` (float): on a job a schedule enqueued, which
   schedule and which tick (Unix seconds) it runs for.
+- ``jobfleet_exception`` (str, pickle-serializer queues only): the exception the job raised,
+  pickled and base64-encoded by the worker's exception handler
+  :func:`jobs.remote_errors.store_exception`, so that ``jobs.Pool`` and ``jobs.Executor``
+  re-raise its own type and args (:func:`stored_exception` decodes it).
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -106,6 +111,12 @@ def is_lost(meta: dict[str, Any]) -> bool:
 
 
 def stored_exception(meta: dict[str, Any] | None) -> bytes | None:
-    """The pickled exception :func:`jobs.remote_errors.store_exception` kept in ``meta``, or None."""
-    blob = (meta or {}).get(REMOTE_EXCEPTION)
-    return blob if isinstance(blob, bytes) else None
+    """The pickled exception :func:`jobs.remote_errors.store_exception` kept in ``meta`` (as
+    base64 text), or None."""
+    text = (meta or {}).get(REMOTE_EXCEPTION)
+    if not isinstance(text, str):
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return None

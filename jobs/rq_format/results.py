@@ -85,7 +85,8 @@ def failed_job(client: redis.Redis, job_id: str, exc_string: str | None, seriali
 
     meta = job_meta(client, job_id, serializer)
     marker = Failure.from_meta(meta)
-    exception = None if marker is not None and marker.kind != "chunk_item" else rebuild(stored_exception(meta), exc_string or "")
+    rebuildable = name_of(serializer) == "pickle" and (marker is None or marker.kind == "chunk_item")
+    exception = rebuild(stored_exception(meta), exc_string or "") if rebuildable else None
     return failure_from(job_id, exc_string, marker, exception=exception)
 
 
