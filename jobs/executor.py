@@ -28,6 +28,7 @@ from . import calls
 from .errors import JobCanceled, JobsError, SerializationError
 from .exit_hooks import at_exit
 from .job import Job
+from .options import JobOptions
 from .pool import as_raised, queue_url
 from .queue import Queue
 from .status import JobStatus
@@ -37,6 +38,8 @@ __all__ = ["Executor"]
 
 
 _live: weakref.WeakSet[Executor] = weakref.WeakSet()
+#: Every submit uses the default options: one frozen instance, checked once.
+_NO_OPTIONS = JobOptions()
 
 
 def _shutdown_at_exit() -> None:
@@ -97,7 +100,8 @@ class Executor(cf.Executor):
         from .backends.local import LocalBackend
 
         self._local = isinstance(self._queue.backend, LocalBackend)
-        self._watcher = Watcher(self._queue.backend)
+        self._backend = self._queue.backend
+        self._watcher = Watcher(self._backend)
         self._pending: set[_JobFuture] = set()
         self._lock = threading.Lock()
         self._shutdown = False
@@ -115,7 +119,7 @@ class Executor(cf.Executor):
                 raise RuntimeError("cannot schedule new futures after shutdown")
         future = _JobFuture()
         try:
-            job = self._queue.enqueue_call(fn, args, kwargs)
+            job = Job(self._backend, *self._backend.submit(fn, args, kwargs, _NO_OPTIONS))
         except SerializationError as exc:  # as ProcessPoolExecutor: the pickling error comes out of result()
             future.set_exception(as_raised(exc))
             return future
