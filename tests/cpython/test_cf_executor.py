@@ -128,10 +128,6 @@ class ExecutorTest:
         self.assertRaises(ZeroDivisionError, i.__next__)
 
     def test_map_timeout(self):
-        # jobfleet: on Redis a `workers supervise` worker may take the three calls as one batch
-        # and write the quick ones' results only after the 6 s one (see docs/dropin.md)
-        if self.BACKEND != "local":
-            self.skipTest("a batch's quick results wait for its long job on workers supervise")
         results = []
         try:
             for i in self.executor.map(time.sleep,
