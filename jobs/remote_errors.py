@@ -103,6 +103,8 @@ def store_exception(job: Any, exc_type: type[BaseException] | None, exc_value: B
         return True
     if job.serializer is not PickleSerializer:  # a json queue never unpickles: leave meta alone
         return True
+    if set(job.meta) == {"unserialized"}:  # RQ's placeholder for a meta it cannot read: RQ keeps it as it is
+        return True
     try:
         # base64 text, not bytes: rq-dashboard and `rq info` render meta as JSON
         job.meta[REMOTE_EXCEPTION] = base64.b64encode(blob).decode("ascii")
