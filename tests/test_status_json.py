@@ -44,4 +44,19 @@ def test_status_json_on_an_empty_redis_is_valid_and_empty(redis_url):
     result = workers("status", "--url", redis_url, "--json")
     report = json.loads(result.stdout)
     jsonschema.validate(report, SCHEMA)
-    assert (report["supervisors"], report["workers"], report["queues"]) == ([], [], [])
+    assert (report["supervisors"], report["workers"], report["queues"], report["schedules"]) == ([], [], [], [])
+
+
+def test_status_json_lists_the_schedules_with_their_next_run(redis_url):
+    # Given a recurring job on a queue
+    with jobs.Queue(redis_url) as q:
+        made = q.schedule("nightly", job_functions.square, [3], every=60)
+    # When `workers status --json` runs
+    result = workers("status", "--url", redis_url, "--json")
+    # Then the schedule is there, valid against the schema, its next run as Unix time
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
+    (listed,) = report["schedules"]
+    assert (listed["queue"], listed["name"], listed["rule"], listed["last_run"]) == ("default", "nightly", made.rule, None)
+    assert listed["next_run"] == made.next_run.timestamp()

@@ -84,7 +84,18 @@ JSON_VERSION = 1
 
 def to_json(status: FleetReport) -> str:
     """The same picture for programs: the schema is ``docs/status.schema.json``."""
-    return json.dumps({"version": JSON_VERSION, "generated_at": time.time(), **dataclasses.asdict(status)}, indent=2)
+    report = dataclasses.asdict(status)
+    report["schedules"] = [_schedule_json(queue, sched) for queue, sched in status.schedules]
+    return json.dumps({"version": JSON_VERSION, "generated_at": time.time(), **report}, indent=2)
+
+
+def _schedule_json(queue: str, sched: Schedule) -> dict[str, object]:
+    """A schedule for programs: times as Unix seconds, the status as its string."""
+    return {"queue": queue, "name": sched.name, "function": sched.function, "rule": sched.rule,
+            "next_run": sched.next_run.timestamp(),
+            "last_run": None if sched.last_run is None else sched.last_run.timestamp(),
+            "last_status": None if sched.last_status is None else str(sched.last_status),
+            "last_job_id": sched.last_job_id, "overlap": sched.overlap}
 
 
 def render(status: FleetReport) -> str:
