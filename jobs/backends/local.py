@@ -214,14 +214,16 @@ class LocalBackend(Backend):
             payload = check_dumps(self._serializer, chunk, f"item(s) {start}-{start + len(chunk) - 1} of the map")
             tasks.append(Task(next(self._seq), kind, blob, payload, listener=listener, first_index=start, size=len(chunk)))
         self._pool.submit_many(tasks)
-        return self._collect(tasks, listener, deadline)
+        # chunk by chunk, flattened in C: a per-item generator step costs a third of a tiny map
+        return itertools.chain.from_iterable(self._collect(tasks, listener, deadline))
 
-    def _collect(self, tasks: list[Task], listener: Any, deadline: float | None) -> Iterator[Any]:
+    def _collect(self, tasks: list[Task], listener: Any, deadline: float | None) -> Iterator[list[Any]]:
+        """Each chunk's values, in order or as chunks end; cancels what has not started when left early."""
         try:
             if listener is None:
                 for task in tasks:
                     self._wait_until(task, deadline)
-                    yield from self._chunk_values(task)
+                    yield self._chunk_values(task)
             else:
                 for _ in tasks:
                     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -229,7 +231,7 @@ class LocalBackend(Backend):
                         task = listener.get(timeout=remaining)
                     except queue_module.Empty:
                         raise ResultTimeout("the map did not finish within its timeout; its jobs go on") from None
-                    yield from self._chunk_values(task)
+                    yield self._chunk_values(task)
         finally:
             for task in tasks:  # stop what has not started when the caller stops early or fails
                 self._pool.cancel(task)
