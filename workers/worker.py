@@ -32,7 +32,7 @@ from typing import Any
 
 from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.exceptions import DeserializationError
-from rq.job import Job
+from rq.job import Job, Retry
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
@@ -44,6 +44,7 @@ from jobs.backoff import Backoff
 from jobs.remote_errors import store_exception
 from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
+from jobs.rq_format.settle import mark_ended, needs_rq_settle
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
@@ -181,7 +182,10 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 outcome = self._perform(job, queue)
             self._guard.ended()
             self.hooks.after_job(self, outcome)
-            self._pending.append(outcome)
+            if isinstance(job, Unreadable) or not needs_rq_settle(job, outcome.value, self.default_result_ttl):
+                self._pending.append(outcome)
+            else:
+                self._settle_one(outcome)
             ran += 1
             finished = time.monotonic()
             self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
@@ -314,13 +318,18 @@ class BatchWorker(BatchWrites, SimpleWorker):
             with penalty:
                 value = job.perform()
             job.ended_at = now()
-            execute_success_callback(job, self.death_penalty_class, value)
+            if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
+                mark_ended(job, True)  # as RQ: the callback sees the job finished
+                execute_success_callback(job, self.death_penalty_class, value)
             outcome = JobOutcome(job, queue, True, value)
         except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
-            with contextlib.suppress(Exception):
+            mark_ended(job, False)
+            try:
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
+            except BaseException:  # noqa: BLE001 - as RQ: a failing callback is the recorded failure
+                exc_info = sys.exc_info()
             self.handle_exception(job, *exc_info)
             outcome = JobOutcome(job, queue, False, exc_string=exc_text(exc_info))
             if isinstance(exc_info[1], DeserializationError):

@@ -37,11 +37,13 @@ def exc_text(exc_info: Any) -> str:
 class BatchWrite:
     """The writes of one batch of finished jobs, on one transaction; :meth:`execute` sends them."""
 
-    def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int) -> None:
+    def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int,
+                 record_failures: bool = True) -> None:
         self.pipe: Any = connection.pipeline(transaction=True)
         self._connection = connection
         self._worker_name, self._worker_key = worker_name, worker_key
         self._default_result_ttl = default_result_ttl
+        self._record_failures = record_failures  # False: RQ's disable_default_exception_handler
         self._finished: dict[str, dict[str, float]] = {}
         self._dependents: list[str] = []
         self.ok = self.failed = 0
@@ -88,6 +90,8 @@ class BatchWrite:
             job.meta[FAILURE] = marker.to_meta()
             pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
         job.set_status(JobStatus.FAILED, pipeline=pipe)
+        if not self._record_failures:
+            return
         job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
         Result.create_failure(job, job.failure_ttl, exc_string=exc_string, worker_name=self._worker_name,
                               pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,

@@ -1,0 +1,18 @@
+"""Job functions and callbacks that use RQ's per-job features (tests/test_rq_features.py)."""
+
+from __future__ import annotations
+
+from rq import Retry, get_current_job
+
+
+def retry_once(value):
+    """Return ``rq.Retry`` on the first run, ``value`` on the second."""
+    job = get_current_job()
+    if not job.number_of_retries:
+        return Retry(max=1)
+    return value
+
+
+def broken_failure_callback(job, connection, exc_type, exc_value, traceback):
+    raise RuntimeError("the failure callback broke")
+
