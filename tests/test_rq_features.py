@@ -7,8 +7,10 @@ Real supervisor processes and a real Redis.
 from __future__ import annotations
 
 import pytest
-from rq import Queue
+from rq import Queue, Worker
+from rq.command import send_shutdown_command
 from rq.job import Callback, Job, JobStatus
+from rq.suspension import resume, suspend
 
 from tests import feature_jobs, jobs
 from tests.supervisor_helpers import Supervise, wait_until
@@ -53,3 +55,39 @@ def test_a_failure_callback_that_raises_is_recorded_as_the_jobs_failure(redis_ur
     failed = Job.fetch(job.id, connection=client)
     assert "the failure callback broke" in failed.latest_result().exc_string
 
+
+
+def supervised_workers(client) -> list[Worker]:
+    return [w for w in Worker.all(connection=client) if w.death_date is None]
+
+
+def test_a_shutdown_command_stops_a_supervised_worker_warmly_and_the_supervisor_starts_another(redis_url, client):
+    # Given a supervised worker
+    with Supervise(redis_url, "-n", "1", *FAST):
+        first = wait_until(lambda: supervised_workers(client), what="the worker registered")[0]
+        wait_until(lambda: client.pubsub_numsub(first.pubsub_channel_name)[0][1], what="the worker listening")
+        # When RQ's shutdown command is sent to it
+        send_shutdown_command(client, first.name)
+        # Then it stops, recording when the stop was asked, and the supervisor starts another
+        wait_until(lambda: [w for w in supervised_workers(client) if w.name != first.name], what="a new worker")
+        assert client.hget(first.key, "shutdown_requested_date")
+        # And the new one runs jobs
+        job = Queue("default", connection=client).enqueue(jobs.square, 5)
+        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+
+
+def test_rq_suspend_holds_supervised_workers_back_until_rq_resume(redis_url, client):
+    # Given supervised workers, suspended with RQ's `rq suspend`
+    queue = Queue("default", connection=client)
+    with Supervise(redis_url, "-n", "1", *FAST):
+        suspend(client)
+        try:
+            wait_until(lambda: [w for w in supervised_workers(client) if w.get_state() == "suspended"],
+                       what="the worker suspended")
+            # When a job is enqueued, it stays queued
+            job = queue.enqueue(jobs.square, 6)
+            assert status(client, job.id) == JobStatus.QUEUED
+        finally:
+            # When `rq resume` is run, it runs
+            resume(client)
+        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")

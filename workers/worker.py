@@ -49,6 +49,7 @@ from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
 from .batch_guard import CHECK_INTERVAL_S, BatchGuard
+from .control import RQControl
 from .hooks import Hook, Hooks, JobOutcome
 from .wakeup import QueueWakeup
 from .writes import BatchWrites, Vanished
@@ -70,7 +71,7 @@ class ChildSlot(ctypes.Structure):
                 ("ready", ctypes.c_int)]
 
 
-class BatchWorker(BatchWrites, SimpleWorker):
+class BatchWorker(BatchWrites, RQControl, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -121,6 +122,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         # Only a flag: the loop finishes the running job, puts the rest back and exits.
         self._stop_requested = True
+        self._shutdown_requested_date = now()  # written to Redis on the way out (rq info shows it)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, burst: bool = False, max_jobs: int | None = None) -> int:
@@ -141,6 +143,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
                         self._maintain()
                     if self._resync:
                         self._return_strays()
+                    if not self._may_take(burst):
+                        break  # suspended (rq suspend) in burst mode
                     batch = self._take(block=not burst)
                     backoff.reset()
                 except TRANSIENT_ERRORS as exc:
@@ -157,6 +161,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 if max_jobs is not None and done >= max_jobs:
                     break
         finally:
+            self._stop_control()
             self._settle()
             self._wakeup.close()
             self._stop_heartbeat = True
@@ -202,6 +207,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 self._flush()
                 self._put_back()
                 self.hooks.worker_stopping(self)
+                if self._shutdown_requested_date:
+                    self.set_shutdown_requested_date()
                 self.register_death()
                 return
             except TRANSIENT_ERRORS as exc:
