@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from rq import Retry, get_current_job
+from rq.job import Job
+
+from workers.worker import BatchWorker
 
 
 def retry_once(value):
@@ -16,3 +19,13 @@ def retry_once(value):
 def broken_failure_callback(job, connection, exc_type, exc_value, traceback):
     raise RuntimeError("the failure callback broke")
 
+
+
+class CustomPrefixJob(Job):
+    """A job class with its own key prefix, as RQ allows."""
+
+    redis_job_namespace_prefix = "custom:job:"
+
+
+class CustomPrefixWorker(BatchWorker):
+    job_class = CustomPrefixJob

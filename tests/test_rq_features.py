@@ -13,6 +13,7 @@ from rq.job import Callback, Job, JobStatus
 from rq.suspension import resume, suspend
 
 from tests import feature_jobs, jobs
+from workers.child import worker_class_of
 from tests.supervisor_helpers import Supervise, wait_until
 
 pytestmark = pytest.mark.redis
@@ -91,3 +92,23 @@ def test_rq_suspend_holds_supervised_workers_back_until_rq_resume(redis_url, cli
             # When `rq resume` is run, it runs
             resume(client)
         wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+
+
+def test_a_batch_worker_serves_a_job_class_with_its_own_key_prefix(client):
+    # Given a job of a job class with its own key prefix
+    queue = Queue("default", connection=client, job_class=feature_jobs.CustomPrefixJob)
+    job = queue.enqueue(jobs.square, 7)
+    assert client.exists(f"custom:job:{job.id}") and not client.exists(f"rq:job:{job.id}")
+    # When a batch worker of that job class runs its queue
+    worker = feature_jobs.CustomPrefixWorker([queue], connection=client)
+    worker.register_birth()
+    assert worker.run(burst=True) == 1
+    # Then the job ran, under its own keys
+    assert feature_jobs.CustomPrefixJob.fetch(job.id, connection=client).return_value() == 49
+
+
+def test_workers_supervise_refuses_a_worker_class_with_its_own_key_prefix_at_start():
+    # Given a worker class whose job class has its own key prefix
+    # Then workers supervise refuses it, saying why and what to do
+    with pytest.raises(TypeError, match="own key prefix.*keep RQ's prefixes, or run such queues with rq worker"):
+        worker_class_of("tests.feature_jobs.CustomPrefixWorker")

@@ -106,7 +106,8 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         self._queues_by_name = {q.name: q for q in self.queues}
         self._dequeue = self.connection.register_script(DEQUEUE_BATCH)
         self._mark = self.connection.register_script(MARK_STARTED)
-        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60)
+        self.prefixes = keys.Prefixes.of(self.queue_class, self.job_class)  # read at start, as RQ's worker does
+        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60, self.prefixes)
         self.held_key = keys.held(self.name)
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)
@@ -223,7 +224,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         id still in the Redis list is such a stray: it never ran and goes back without a loss.
         """
         assert not self._held
-        count = return_strays(self.connection, self.name, self.job_class)
+        count = return_strays(self.connection, self.name, self.prefixes)
         if count:
             log.warning("worker %s: put back %d jobs whose dequeue reply was lost", self.name, count)
         self._resync = False
@@ -264,7 +265,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
     def _claim_batch(self, queue_keys: list[str]) -> list[ClaimedJob]:
         reply = self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size()))
         rows = claimed_rows(reply)
-        self._note_skipped(skipped_queues(reply))
+        self._note_skipped(skipped_queues(reply, self.prefixes))
         state.mark_busy(self, bool(rows))  # the script wrote it to Redis
         return rows
 
@@ -353,7 +354,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         if not self._held:
             self.connection.delete(self.held_key)
             return
-        requeue_unstarted(self.connection, self.name, self._held)
+        requeue_unstarted(self.connection, self.name, self._held, self.prefixes)
         self._held = []
 
     # -- heartbeat -----------------------------------------------------------------------

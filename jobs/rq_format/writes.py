@@ -128,33 +128,37 @@ def has_dependents(connection: redis.Redis, job: Job) -> bool:
     return bool(connection.exists(job.dependents_key))
 
 
-def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[tuple[str, str]]) -> None:
+def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[tuple[str, str]],
+                      prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> None:
     """Put jobs a worker held but never started back at the front of their queues (no loss);
     ``held`` is ``(queue name, job id)`` in held order. Empties the worker's held list."""
     with connection.pipeline() as pipe:
-        for qname, job_id in reversed(held):
-            pipe.lpush(keys.queue(qname), job_id)
-            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
-            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        _requeue(pipe, worker_name, held, prefixes)
         pipe.delete(keys.held(worker_name))
         pipe.execute()
 
 
-def release_tail(connection: redis.Redis, worker_name: str, tail: Sequence[tuple[str, str]]) -> None:
+def release_tail(connection: redis.Redis, worker_name: str, tail: Sequence[tuple[str, str]],
+                 prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> None:
     """Give back the last ``len(tail)`` jobs of the worker's held list (none of them started):
     front of their queues in their order, status ``queued``, out of the started registry."""
     if not tail:
         return
     with connection.pipeline() as pipe:
         pipe.ltrim(keys.held(worker_name), 0, -len(tail) - 1)
-        for qname, job_id in reversed(tail):
-            pipe.lpush(keys.queue(qname), job_id)
-            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
-            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        _requeue(pipe, worker_name, tail, prefixes)
         pipe.execute()
 
 
-def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job] = Job) -> int:
+def _requeue(pipe: Any, worker_name: str, held: Sequence[tuple[str, str]], prefixes: keys.Prefixes) -> None:
+    """Front of their queues in their order, status ``queued``, out of the started registry."""
+    for qname, job_id in reversed(held):
+        pipe.lpush(prefixes.queue + qname, job_id)
+        pipe.hset(prefixes.job + job_id, "status", JobStatus.QUEUED.value)
+        pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+
+
+def return_strays(connection: redis.Redis, worker_name: str, prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> int:
     """Put back every id on the worker's held list (none of them started); how many went back.
 
     For a worker that lost a dequeue reply: Redis moved ids to its held list, the worker never
@@ -165,10 +169,10 @@ def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job
         return 0
     with connection.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hget(job_class.key_for(job_id), "origin")
+            pipe.hget(prefixes.job + job_id, "origin")
         origins = pipe.execute()
     strays = [(origin.decode(), job_id) for origin, job_id in zip(origins, ids) if origin]
-    requeue_unstarted(connection, worker_name, strays)
+    requeue_unstarted(connection, worker_name, strays, prefixes)
     return len(strays)
 
 
