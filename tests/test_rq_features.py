@@ -6,6 +6,8 @@ Real supervisor processes and a real Redis.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from rq import Queue, Worker
 from rq.command import send_shutdown_command
@@ -112,3 +114,29 @@ def test_workers_supervise_refuses_a_worker_class_with_its_own_key_prefix_at_sta
     # Then workers supervise refuses it, saying why and what to do
     with pytest.raises(TypeError, match="own key prefix.*keep RQ's prefixes, or run such queues with rq worker"):
         worker_class_of("tests.feature_jobs.CustomPrefixWorker")
+
+
+def test_a_job_with_a_ttl_shorter_than_its_run_is_not_expired_while_it_runs(redis_url, client):
+    # Given a job that may wait 1 s in its queue (ttl=1) and runs for 2 s
+    queue = Queue("default", connection=client)
+    job = queue.enqueue(jobs.sleep_then, 2, "done", ttl=1)
+    with Supervise(redis_url, "-n", "1", *FAST):
+        # When it runs
+        wait_until(lambda: client.exists(job.key) and status(client, job.id) == JobStatus.FINISHED,
+                   what="the job finished")
+    # Then, as under rq worker, its hash outlived the ttl (persisted when it started), with its result
+    assert Job.fetch(job.id, connection=client).return_value() == "done"
+
+
+def test_a_supervised_worker_reports_its_total_working_time(redis_url, client):
+    # Given a supervised worker that ran a job of about half a second
+    queue = Queue("default", connection=client)
+    job = queue.enqueue(jobs.sleep_then, 0.5, "done")
+    with Supervise(redis_url, "-n", "1", *FAST) as sup:
+        worker = wait_until(lambda: supervised_workers(client), what="the worker registered")[0]
+        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+        # When the supervisor stops
+        sup.signal(signal.SIGTERM)
+        assert sup.wait() == 0
+    # Then the worker's total_working_time (rq info's figure) counts that job's run
+    assert float(client.hget(worker.key, "total_working_time")) >= 0.5

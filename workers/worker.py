@@ -195,6 +195,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
             ran += 1
             finished = time.monotonic()
             self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
+            self.total_working_time += outcome.duration_s  # to Redis with the heartbeat (RQ's worker stat)
             if finished - last_flush >= self.batch_window_s:
                 self._flush_with_retry()
                 last_flush = time.monotonic()
@@ -208,6 +209,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                 self._flush()
                 self._put_back()
                 self.hooks.worker_stopping(self)
+                self.connection.hset(self.key, "total_working_time", self.total_working_time)
                 if self._shutdown_requested_date:
                     self.set_shutdown_requested_date()
                 self.register_death()
@@ -374,7 +376,8 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                     self.last_heartbeat = now()
                     # The whole registration, not just the time: after a Redis restart the worker
                     # reappears complete in rq info.
-                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE})
+                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE,
+                                                 "total_working_time": self.total_working_time})
                     pipe.expire(self.key, self.worker_ttl + 60)
                     register(self, pipe)
                     score = time.time() + self.worker_ttl + 60
