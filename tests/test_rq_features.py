@@ -15,8 +15,8 @@ from rq.job import Callback, Job, JobStatus
 from rq.suspension import resume, suspend
 
 from tests import feature_jobs, jobs
-from workers.child import worker_class_of
 from tests.supervisor_helpers import Supervise, wait_until
+from workers.child import worker_class_of
 
 pytestmark = pytest.mark.redis
 
