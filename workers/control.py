@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+import redis
 from rq.command import parse_payload
 from rq.exceptions import StopRequested
 from rq.utils import now
@@ -27,6 +28,7 @@ class RQControl:
     #: Seconds between two reads of RQ's suspension flag.
     suspension_check_s = 1.0
     _next_suspension_check = 0.0
+    _pubsub_refused = False
     _stop_requested: bool
     _shutdown_requested_date: Any
     pubsub_thread: Any
@@ -35,8 +37,8 @@ class RQControl:
     def _may_take(self, burst: bool) -> bool:
         """False when the loop must stop: suspended in burst mode, as RQ's ``check_for_suspension``.
         While suspended otherwise, this waits (state ``suspended``) until ``rq resume`` or a stop."""
-        if self.pubsub_thread is None:
-            self.subscribe()  # type: ignore[attr-defined]  # RQ's: a thread on rq:pubsub:<name>
+        if self.pubsub_thread is None and not self._pubsub_refused:
+            self._subscribe()
         clock = time.monotonic()
         if clock < self._next_suspension_check:
             return True
@@ -46,6 +48,14 @@ class RQControl:
             return False
         self._next_suspension_check = time.monotonic() + self.suspension_check_s
         return True
+
+    def _subscribe(self) -> None:
+        try:
+            self.subscribe()  # type: ignore[attr-defined]  # RQ's: a thread on rq:pubsub:<name>
+        except redis.exceptions.NoPermissionError as exc:  # an ACL without the channel: work on
+            self._pubsub_refused = True
+            log.warning("worker %s: cannot subscribe to RQ's command channel (%s); RQ's commands "
+                        "(send_shutdown_command) will not reach it (docs/security.md)", self.name, exc)
 
     def handle_payload(self, message: Any) -> None:
         """RQ's command handler, but ``shutdown`` is a warm stop flag: RQ sends itself SIGINT,

@@ -18,7 +18,7 @@ from rq.queue import Queue
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
 from jobs.rq_format.dependencies import release
-from jobs.rq_format.settle import drop_execution, settle_like_rq, was_canceled
+from jobs.rq_format.settle import WorkerRun, drop_execution, settle_like_rq, was_canceled
 from jobs.rq_format.writes import BatchWrite
 
 from .hooks import Hooks, JobOutcome
@@ -59,9 +59,13 @@ class BatchWrites:
         self.hooks.after_batch(self, [out])  # type: ignore[arg-type]  # self is the BatchWorker
 
     def cleanup_execution(self, job: Any, pipeline: Any, execution: Any = None) -> None:
-        """RQ's settle methods call this inside their transaction: the job leaves our started
-        entry and held list (there is no RQ ``Execution`` record to delete)."""
-        drop_execution(pipeline, job, self.name)
+        """RQ's settle methods call this inside their transaction: a job :meth:`_settle_one` settles
+        leaves our started entry and held list (it has no RQ ``Execution`` record to delete);
+        RQ's own executions (its per-job methods called directly) are RQ's business."""
+        if isinstance(execution, WorkerRun):
+            drop_execution(pipeline, job, self.name)
+        else:
+            super().cleanup_execution(job, pipeline, execution)  # type: ignore[misc]
 
     def _with_retry(self, write: Any) -> None:
         backoff = Backoff()
