@@ -83,7 +83,7 @@ class BatchGuard:
         if count <= 0:
             return 0
         worker = self._worker
-        release_tail(worker.connection, worker.name, worker._held[-count:])
+        release_tail(worker.connection, worker.name, worker._held[-count:], worker.prefixes)
         worker._held = worker._held[:-count]
         self._end = running + 1
         return count

@@ -23,6 +23,7 @@ from rq.utils import import_attribute
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
+from jobs.rq_format import keys
 from jobs.urls import connect, describe_server
 
 from . import hooks
@@ -116,6 +117,10 @@ def worker_class_of(path: str) -> type[BatchWorker]:
         raise TypeError(f"--worker-class {path} overrides {', '.join(overridden)}, which workers supervise never "
                         "calls (it runs jobs in batches): move that code to a hook (--hook, a subclass of "
                         "workers.hooks.Hook; see docs/supervisor.md)")
+    if not keys.Prefixes.of(worker_class.queue_class, worker_class.job_class).default:
+        raise TypeError(f"--worker-class {path}: its job_class or queue_class has its own key prefix, which "
+                        "workers supervise does not serve (the supervisor re-queues a dead worker's jobs by RQ's "
+                        "default keys); keep RQ's prefixes, or run such queues with rq worker")
     return worker_class
 
 

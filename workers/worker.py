@@ -32,7 +32,7 @@ from typing import Any
 
 from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.exceptions import DeserializationError
-from rq.job import Job
+from rq.job import Job, Retry
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
@@ -44,10 +44,12 @@ from jobs.backoff import Backoff
 from jobs.remote_errors import store_exception
 from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
+from jobs.rq_format.settle import mark_ended, needs_rq_settle
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
 from .batch_guard import CHECK_INTERVAL_S, BatchGuard
+from .control import RQControl
 from .hooks import Hook, Hooks, JobOutcome
 from .wakeup import QueueWakeup
 from .writes import BatchWrites, Vanished
@@ -69,7 +71,7 @@ class ChildSlot(ctypes.Structure):
                 ("ready", ctypes.c_int)]
 
 
-class BatchWorker(BatchWrites, SimpleWorker):
+class BatchWorker(BatchWrites, RQControl, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -104,7 +106,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
         self._queues_by_name = {q.name: q for q in self.queues}
         self._dequeue = self.connection.register_script(DEQUEUE_BATCH)
         self._mark = self.connection.register_script(MARK_STARTED)
-        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60)
+        self.prefixes = keys.Prefixes.of(self.queue_class, self.job_class)  # read at start, as RQ's worker does
+        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60, self.prefixes)
         self.held_key = keys.held(self.name)
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)
@@ -120,6 +123,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         # Only a flag: the loop finishes the running job, puts the rest back and exits.
         self._stop_requested = True
+        self._shutdown_requested_date = now()  # written to Redis on the way out (rq info shows it)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, burst: bool = False, max_jobs: int | None = None) -> int:
@@ -140,6 +144,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
                         self._maintain()
                     if self._resync:
                         self._return_strays()
+                    if not self._may_take(burst):
+                        break  # suspended (rq suspend) in burst mode
                     batch = self._take(block=not burst)
                     backoff.reset()
                 except TRANSIENT_ERRORS as exc:
@@ -156,6 +162,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 if max_jobs is not None and done >= max_jobs:
                     break
         finally:
+            self._stop_control()
             self._settle()
             self._wakeup.close()
             self._stop_heartbeat = True
@@ -181,10 +188,14 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 outcome = self._perform(job, queue)
             self._guard.ended()
             self.hooks.after_job(self, outcome)
-            self._pending.append(outcome)
+            if isinstance(job, Unreadable) or not needs_rq_settle(job, outcome.value, self.default_result_ttl):
+                self._pending.append(outcome)
+            else:
+                self._settle_one(outcome)
             ran += 1
             finished = time.monotonic()
             self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
+            self.total_working_time += outcome.duration_s  # to Redis with the heartbeat (RQ's worker stat)
             if finished - last_flush >= self.batch_window_s:
                 self._flush_with_retry()
                 last_flush = time.monotonic()
@@ -198,6 +209,9 @@ class BatchWorker(BatchWrites, SimpleWorker):
                 self._flush()
                 self._put_back()
                 self.hooks.worker_stopping(self)
+                self.connection.hset(self.key, "total_working_time", self.total_working_time)
+                if self._shutdown_requested_date:
+                    self.set_shutdown_requested_date()
                 self.register_death()
                 return
             except TRANSIENT_ERRORS as exc:
@@ -212,7 +226,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
         id still in the Redis list is such a stray: it never ran and goes back without a loss.
         """
         assert not self._held
-        count = return_strays(self.connection, self.name, self.job_class)
+        count = return_strays(self.connection, self.name, self.prefixes)
         if count:
             log.warning("worker %s: put back %d jobs whose dequeue reply was lost", self.name, count)
         self._resync = False
@@ -253,7 +267,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
     def _claim_batch(self, queue_keys: list[str]) -> list[ClaimedJob]:
         reply = self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size()))
         rows = claimed_rows(reply)
-        self._note_skipped(skipped_queues(reply))
+        self._note_skipped(skipped_queues(reply, self.prefixes))
         state.mark_busy(self, bool(rows))  # the script wrote it to Redis
         return rows
 
@@ -314,13 +328,18 @@ class BatchWorker(BatchWrites, SimpleWorker):
             with penalty:
                 value = job.perform()
             job.ended_at = now()
-            execute_success_callback(job, self.death_penalty_class, value)
+            if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
+                mark_ended(job, True)  # as RQ: the callback sees the job finished
+                execute_success_callback(job, self.death_penalty_class, value)
             outcome = JobOutcome(job, queue, True, value)
         except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
-            with contextlib.suppress(Exception):
+            mark_ended(job, False)
+            try:
                 execute_failure_callback(job, self.death_penalty_class, *exc_info)
+            except BaseException:  # noqa: BLE001 - as RQ: a failing callback is the recorded failure
+                exc_info = sys.exc_info()
             self.handle_exception(job, *exc_info)
             outcome = JobOutcome(job, queue, False, exc_string=exc_text(exc_info))
             if isinstance(exc_info[1], DeserializationError):
@@ -337,7 +356,7 @@ class BatchWorker(BatchWrites, SimpleWorker):
         if not self._held:
             self.connection.delete(self.held_key)
             return
-        requeue_unstarted(self.connection, self.name, self._held)
+        requeue_unstarted(self.connection, self.name, self._held, self.prefixes)
         self._held = []
 
     # -- heartbeat -----------------------------------------------------------------------
@@ -357,7 +376,8 @@ class BatchWorker(BatchWrites, SimpleWorker):
                     self.last_heartbeat = now()
                     # The whole registration, not just the time: after a Redis restart the worker
                     # reappears complete in rq info.
-                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE})
+                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE,
+                                                 "total_working_time": self.total_working_time})
                     pipe.expire(self.key, self.worker_ttl + 60)
                     register(self, pipe)
                     score = time.time() + self.worker_ttl + 60

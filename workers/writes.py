@@ -18,6 +18,7 @@ from rq.queue import Queue
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
 from jobs.rq_format.dependencies import release
+from jobs.rq_format.settle import WorkerRun, drop_execution, settle_like_rq, was_canceled
 from jobs.rq_format.writes import BatchWrite
 
 from .hooks import Hooks, JobOutcome
@@ -44,12 +45,33 @@ class BatchWrites:
     key: str
     default_result_ttl: int
     serializer: Any
+    disable_default_exception_handler: bool
 
     def _flush_with_retry(self) -> None:
+        self._with_retry(self._flush)
+
+    def _settle_one(self, out: JobOutcome) -> None:
+        """Settle a job that uses an RQ feature the batch write does not model (see
+        :mod:`jobs.rq_format.settle`) with RQ's own methods, right after the jobs before it."""
+        self._flush_with_retry()  # the jobs before it first: it then heads the held list
+        self._with_retry(lambda: settle_like_rq(self, out.job, out.queue, out.ok, out.value, out.exc_string))
+        self._held = self._held[1:]
+        self.hooks.after_batch(self, [out])  # type: ignore[arg-type]  # self is the BatchWorker
+
+    def cleanup_execution(self, job: Any, pipeline: Any, execution: Any = None) -> None:
+        """RQ's settle methods call this inside their transaction: a job :meth:`_settle_one` settles
+        leaves our started entry and held list (it has no RQ ``Execution`` record to delete);
+        RQ's own executions (its per-job methods called directly) are RQ's business."""
+        if isinstance(execution, WorkerRun):
+            drop_execution(pipeline, job, self.name)
+        else:
+            super().cleanup_execution(job, pipeline, execution)  # type: ignore[misc]
+
+    def _with_retry(self, write: Any) -> None:
         backoff = Backoff()
         while True:
             try:
-                self._flush()
+                write()
                 return
             except TRANSIENT_ERRORS as exc:
                 if self._stop_requested:
@@ -63,7 +85,8 @@ class BatchWrites:
         settled = len(self._pending)
         if settled == 0:
             return
-        write = BatchWrite(self.connection, self.name, self.key, self.default_result_ttl)
+        write = BatchWrite(self.connection, self.name, self.key, self.default_result_ttl,
+                           record_failures=not self.disable_default_exception_handler)
         outcomes = [out for out in self._pending if isinstance(out, JobOutcome)]
         for out in outcomes:
             if out.ok:
@@ -83,5 +106,6 @@ class BatchWrites:
 
     def _enqueue_dependents(self, outcomes: list[JobOutcome]) -> None:
         # One script for the whole batch, not RQ's ready registry (which gives a dependent up
-        # when two workers release at once): see jobs.rq_format.dependencies.
-        release(self.connection, self.serializer, [out.job.id for out in outcomes])
+        # when two workers release at once): see jobs.rq_format.dependencies. A parent canceled
+        # while it ran holds its dependents back, as under RQ (only read when some job has them).
+        release(self.connection, self.serializer, [out.job.id for out in outcomes if not was_canceled(out.job)])

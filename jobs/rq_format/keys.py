@@ -23,6 +23,8 @@ Recurring jobs (:mod:`.schedules`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import (
@@ -40,6 +42,27 @@ QUEUE_PREFIX = Queue.redis_queue_namespace_prefix
 STARTED_PREFIX = StartedJobRegistry.key_template.format("")
 #: RQ's set of every queue key.
 ALL_QUEUES = Queue.redis_queues_keys
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    """The key prefixes of a worker's ``queue_class`` and ``job_class`` (RQ's by default; a
+    subclass may set its own ``redis_queue_namespace_prefix`` / ``redis_job_namespace_prefix``)."""
+
+    queue: str = QUEUE_PREFIX
+    job: str = JOB_PREFIX
+
+    @classmethod
+    def of(cls, queue_class: type[Queue], job_class: type[Job]) -> Prefixes:
+        return cls(queue_class.redis_queue_namespace_prefix, job_class.redis_job_namespace_prefix)
+
+    @property
+    def default(self) -> bool:
+        return self == RQ_PREFIXES
+
+
+#: RQ's own prefixes.
+RQ_PREFIXES = Prefixes()
 
 
 def job(job_id: str) -> str:

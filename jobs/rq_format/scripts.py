@@ -35,11 +35,13 @@ class ClaimArgs:
     worker_key: str
     #: seconds a started-registry entry lives without a heartbeat
     entry_ttl_s: float
+    #: the worker's queue and job key prefixes
+    prefixes: keys.Prefixes = keys.RQ_PREFIXES
 
     def argv(self, first: Any) -> list[Any]:
         """ARGV of either script: ``first`` is the batch size (dequeue) or the job id (mark)."""
-        return [first, self.worker_name, utcformat(now()), time.time() + self.entry_ttl_s, keys.QUEUE_PREFIX,
-                keys.STARTED_PREFIX, keys.JOB_PREFIX, self.worker_key]
+        return [first, self.worker_name, utcformat(now()), time.time() + self.entry_ttl_s, self.prefixes.queue,
+                keys.STARTED_PREFIX, self.prefixes.job, self.worker_key]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,6 @@ def claimed_rows(reply: list[Any]) -> list[ClaimedJob]:
             for qname, job_id, flat in reply if job_id]
 
 
-def skipped_queues(reply: list[Any]) -> set[str]:
+def skipped_queues(reply: list[Any], prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> set[str]:
     """The queue keys the dequeue skipped because they are not lists (garbage where a queue should be)."""
-    return {keys.queue(qname.decode()) for qname, job_id, _ in reply if not job_id}
+    return {prefixes.queue + qname.decode() for qname, job_id, _ in reply if not job_id}

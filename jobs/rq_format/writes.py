@@ -37,11 +37,13 @@ def exc_text(exc_info: Any) -> str:
 class BatchWrite:
     """The writes of one batch of finished jobs, on one transaction; :meth:`execute` sends them."""
 
-    def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int) -> None:
+    def __init__(self, connection: redis.Redis, worker_name: str, worker_key: str, default_result_ttl: int,
+                 record_failures: bool = True) -> None:
         self.pipe: Any = connection.pipeline(transaction=True)
         self._connection = connection
         self._worker_name, self._worker_key = worker_name, worker_key
         self._default_result_ttl = default_result_ttl
+        self._record_failures = record_failures  # False: RQ's disable_default_exception_handler
         self._finished: dict[str, dict[str, float]] = {}
         self._dependents: list[str] = []
         self.ok = self.failed = 0
@@ -88,6 +90,8 @@ class BatchWrite:
             job.meta[FAILURE] = marker.to_meta()
             pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
         job.set_status(JobStatus.FAILED, pipeline=pipe)
+        if not self._record_failures:
+            return
         job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
         Result.create_failure(job, job.failure_ttl, exc_string=exc_string, worker_name=self._worker_name,
                               pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,
@@ -124,33 +128,37 @@ def has_dependents(connection: redis.Redis, job: Job) -> bool:
     return bool(connection.exists(job.dependents_key))
 
 
-def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[tuple[str, str]]) -> None:
+def requeue_unstarted(connection: redis.Redis, worker_name: str, held: Sequence[tuple[str, str]],
+                      prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> None:
     """Put jobs a worker held but never started back at the front of their queues (no loss);
     ``held`` is ``(queue name, job id)`` in held order. Empties the worker's held list."""
     with connection.pipeline() as pipe:
-        for qname, job_id in reversed(held):
-            pipe.lpush(keys.queue(qname), job_id)
-            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
-            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        _requeue(pipe, worker_name, held, prefixes)
         pipe.delete(keys.held(worker_name))
         pipe.execute()
 
 
-def release_tail(connection: redis.Redis, worker_name: str, tail: Sequence[tuple[str, str]]) -> None:
+def release_tail(connection: redis.Redis, worker_name: str, tail: Sequence[tuple[str, str]],
+                 prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> None:
     """Give back the last ``len(tail)`` jobs of the worker's held list (none of them started):
     front of their queues in their order, status ``queued``, out of the started registry."""
     if not tail:
         return
     with connection.pipeline() as pipe:
         pipe.ltrim(keys.held(worker_name), 0, -len(tail) - 1)
-        for qname, job_id in reversed(tail):
-            pipe.lpush(keys.queue(qname), job_id)
-            pipe.hset(keys.job(job_id), "status", JobStatus.QUEUED.value)
-            pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+        _requeue(pipe, worker_name, tail, prefixes)
         pipe.execute()
 
 
-def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job] = Job) -> int:
+def _requeue(pipe: Any, worker_name: str, held: Sequence[tuple[str, str]], prefixes: keys.Prefixes) -> None:
+    """Front of their queues in their order, status ``queued``, out of the started registry."""
+    for qname, job_id in reversed(held):
+        pipe.lpush(prefixes.queue + qname, job_id)
+        pipe.hset(prefixes.job + job_id, "status", JobStatus.QUEUED.value)
+        pipe.zrem(keys.started_registry(qname), keys.started_member(job_id, worker_name))
+
+
+def return_strays(connection: redis.Redis, worker_name: str, prefixes: keys.Prefixes = keys.RQ_PREFIXES) -> int:
     """Put back every id on the worker's held list (none of them started); how many went back.
 
     For a worker that lost a dequeue reply: Redis moved ids to its held list, the worker never
@@ -161,10 +169,10 @@ def return_strays(connection: redis.Redis, worker_name: str, job_class: type[Job
         return 0
     with connection.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hget(job_class.key_for(job_id), "origin")
+            pipe.hget(prefixes.job + job_id, "origin")
         origins = pipe.execute()
     strays = [(origin.decode(), job_id) for origin, job_id in zip(origins, ids) if origin]
-    requeue_unstarted(connection, worker_name, strays)
+    requeue_unstarted(connection, worker_name, strays, prefixes)
     return len(strays)
 
 

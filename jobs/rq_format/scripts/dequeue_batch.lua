@@ -28,6 +28,9 @@ for i = 2, #KEYS do
       if #fields > 0 then
         redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
                    'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
+        for f = 1, #fields, 2 do  -- a job with ttl= expires while queued, not while it runs (RQ persists it)
+          if fields[f] == 'ttl' then redis.call('PERSIST', jkey) break end
+        end
       end
       out[#out + 1] = {qname, id, fields}
     end

@@ -9,6 +9,9 @@ if fields.err then fields = {} end  -- not a hash: treated as gone
 if #fields > 0 then
   redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
              'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
+  for f = 1, #fields, 2 do  -- a job with ttl= expires while queued, not while it runs (RQ persists it)
+    if fields[f] == 'ttl' then redis.call('PERSIST', jkey) break end
+  end
 end
 redis.call('ZADD', ARGV[6] .. qname, ARGV[4], id .. ':' .. ARGV[2])
 redis.call('HSET', ARGV[8], 'state', 'busy')
