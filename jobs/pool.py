@@ -59,6 +59,11 @@ class Pool:
             raise ValueError("Number of processes must be at least 1")
         if maxtasksperchild is not None and (not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0):
             raise ValueError("maxtasksperchild must be a positive int or None")
+        if maxtasksperchild is not None or context is not None:
+            # not silently: the program runs, but its worker processes are not recycled
+            warnings.warn("jobs.Pool ignores maxtasksperchild and context: the worker processes belong to the "
+                          "queue, not the pool (on Redis, recycle them with workers supervise --max-jobs-per-child)",
+                          RuntimeWarning, stacklevel=2)
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         self._processes = processes or os.cpu_count() or 1

@@ -225,3 +225,12 @@ def test_a_process_s_exitcode_is_known_once_its_job_ended_without_join(url):
     # Then exitcode reads 0 once the job ended, with no join()
     assert wait_until(lambda: process.exitcode is not None, 30, what="the exit code") is True
     assert process.exitcode == 0
+
+
+def test_maxtasksperchild_is_accepted_with_a_warning_that_it_is_ignored():
+    # Given a multiprocessing program that recycles its workers
+    with pytest.warns(RuntimeWarning, match="ignores maxtasksperchild"):
+        pool = jobs.Pool(2, maxtasksperchild=10, url="local://2")
+    # Then it still runs, unchanged
+    with pool:
+        assert pool.map(square, [1, 2, 3]) == [1, 4, 9]
