@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import jobs
+from tests.backend_fixtures import queue  # noqa: F401 - the fixture
 from tests.jobs import add, echo_kwargs, fail, fail_once, inverse, sleep_then, square
 
 ALL = ["local", "fakeredis", "redis", "supervised"]
@@ -16,19 +17,6 @@ ALL = ["local", "fakeredis", "redis", "supervised"]
 BACKGROUND = ["local", "redis", "supervised"]
 
 
-@pytest.fixture
-def queue(request):
-    kind = request.param
-    if kind == "local":
-        url = "local://2"
-    elif kind == "fakeredis":
-        url = f"fakeredis://{request.node.name}"
-    elif kind == "redis":
-        url = request.getfixturevalue("rq_worker_url")
-    else:
-        url = request.getfixturevalue("supervised_url")
-    with jobs.Queue(url) as q:
-        yield q
 
 
 @pytest.mark.parametrize("queue", ALL, indirect=True)

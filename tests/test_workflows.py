@@ -12,6 +12,7 @@ import pytest
 
 import jobs
 from jobs.backends.base import RunsInProcess
+from tests.backend_fixtures import queue  # noqa: F401 - the fixture
 from tests.jobs import add, fail, fail_once, kill_own_process, square
 from tests.workflow_jobs import describe, nested_sum, wait_for_file
 
@@ -21,19 +22,6 @@ BACKGROUND = ["local", "redis", "supervised"]
 REDIS = ["redis", "supervised"]
 
 
-@pytest.fixture
-def queue(request):
-    kind = request.param
-    if kind == "local":
-        url = "local://2"
-    elif kind == "fakeredis":
-        url = f"fakeredis://{request.node.name}"
-    elif kind == "redis":
-        url = request.getfixturevalue("rq_worker_url")
-    else:
-        url = request.getfixturevalue("supervised_url")
-    with jobs.Queue(url) as q:
-        yield q
 
 
 @pytest.fixture
