@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.redis_server import free_port
-from tests.supervisor_helpers import wait_until
+from tests.supervisor_helpers import terminate, wait_until
 
 
 def dashboard_missing() -> str | None:
@@ -56,13 +56,7 @@ class Dashboard:
         return True
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 

@@ -30,6 +30,17 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval:
         time.sleep(interval)
 
 
+def terminate(process: subprocess.Popen) -> None:
+    """SIGTERM a process we started, SIGKILL it after 10 s, and always reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of ``pid`` (Linux /proc), empty when it is gone."""
     found: list[int] = []
