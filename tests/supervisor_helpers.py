@@ -119,5 +119,8 @@ class Supervise:
     def __enter__(self) -> "Supervise":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:  # the test failed inside: its captured output shows what we did
+            print(f"--- workers supervise (pid {self.pid}) log, last 200 lines ---")
+            print("\n".join(self.output().splitlines()[-200:]))
         self.close()
