@@ -29,3 +29,32 @@ class CustomPrefixJob(Job):
 
 class CustomPrefixWorker(BatchWorker):
     job_class = CustomPrefixJob
+
+
+class HoldingWorker(BatchWorker):
+    """Keeps the jobs behind a long one in its batch (no give-back), so a test can reach them there."""
+
+    release_after_s = 120.0
+    batch_max = 8
+
+    def _batch_size(self) -> int:  # always a whole batch, however long the jobs run
+        return self.batch_max
+
+
+def in_batch_loop():
+    """True when the batched loop (``BatchWorker._run_batch``) runs this job, not RQ's one-job loop."""
+    import inspect
+
+    return any(frame.function == "_run_batch" for frame in inspect.stack())
+
+
+def sleep_unless_stopped(path, seconds):
+    """Write ``begun`` to ``path``, sleep ``seconds``, then write ``ended``: a stopped run never writes it."""
+    import time
+
+    with open(path, "a") as fh:
+        fh.write("begun\n")
+    time.sleep(seconds)
+    with open(path, "a") as fh:
+        fh.write("ended\n")
+    return "ended"

@@ -47,6 +47,8 @@ class ChildConfig:
     serializer: str = "pickle"
     burst: bool = False
     max_jobs: int | None = None
+    max_idle_s: float | None = None
+    dequeue_strategy: str = "default"
     parent_pid: int = 0
     log_level: str = "INFO"
     #: dotted paths of :class:`workers.hooks.Hook` classes (or instances)
@@ -77,7 +79,7 @@ def main(config: ChildConfig, slot: ChildSlot, counts: Any = None) -> None:
         worker._stop_requested = True
     slot.ready = 1
     gc.freeze()  # start-up objects (RQ, redis-py, the job modules) stay out of every GC pass
-    done = worker.run(burst=config.burst, max_jobs=config.max_jobs)
+    done = worker.run(burst=config.burst, max_jobs=config.max_jobs, max_idle_s=config.max_idle_s)
     recycle = config.max_jobs is not None and done >= config.max_jobs
     logging.shutdown()
     os._exit(ExitCode.RECYCLE if recycle else ExitCode.OK)
@@ -91,6 +93,7 @@ def _build(config: ChildConfig, slot: ChildSlot, counts: Any) -> BatchWorker:
                           serializer=config.serializer, slot=slot, hooks=[*counting, *hooks.load(config.hooks)],
                           prepare_for_work=False)
     worker.install_child_signals()
+    worker.set_dequeue_strategy(config.dequeue_strategy)
     backoff = Backoff(first=0.2)
     while True:  # Redis down is a wait, not a start failure: the supervisor would crash-loop us
         try:

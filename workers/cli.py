@@ -44,6 +44,10 @@ def cli() -> None:
 @click.option("-n", "--processes", type=click.IntRange(1, 1024), default=None,
               help="Worker processes.  [default: the CPU count]")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--max-idle-time", type=Seconds(0), default=None, metavar="SECONDS",
+              help="A worker exits once no job came for SECONDS; the supervisor exits when all have (rq worker --max-idle-time).")
+@click.option("--dequeue-strategy", type=click.Choice(["default", "round_robin", "random"]), default="default",
+              show_default=True, help="Order the queues are served in: default (priority), round_robin or random, as rq worker.")
 @click.option("--max-jobs-per-child", type=click.IntRange(1), default=None, metavar="N",
               help="Replace a worker process after it ran N jobs (bounds memory leaks).")
 @click.option("--max-losses", type=click.IntRange(1), default=DEFAULT_MAX_LOSSES, show_default=True,
@@ -68,7 +72,8 @@ def cli() -> None:
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (off unless given; docs/monitoring.md).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
               help="Address the metrics listen on; 0.0.0.0 exposes them to the network.")
-def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_jobs_per_child: int | None,
+def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: bool, max_idle_time: float | None,
+              dequeue_strategy: str, max_jobs_per_child: int | None,
               max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
               hooks: tuple[str, ...], log_level: str, serializer: str, paths: tuple[str, ...],
               metrics_port: int | None, metrics_host: str) -> None:
@@ -84,7 +89,8 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, burst: b
     for path in reversed(paths):  # the children are forked, so they inherit it
         sys.path.insert(0, os.path.abspath(path))
     config = SupervisorConfig(url=url, queues=queues or ("default",), processes=processes or os.cpu_count() or 1,
-                              burst=burst, max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
+                              burst=burst, max_idle_s=max_idle_time, dequeue_strategy=dequeue_strategy,
+                              max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
                               timeout_grace_s=timeout_grace,
                               worker_class=worker_class, hooks=hooks, serializer=serializer,

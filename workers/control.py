@@ -1,6 +1,15 @@
 """What RQ's worker loop does between jobs, done by the batch loop too: ``rq suspend`` and the
 pub/sub commands (``rq.command.send_shutdown_command`` and friends).
 
+RQ's horse commands need no horse here. ``send_stop_job_command(connection, job_id)`` stops
+that job: when it is running, the command thread sends the main thread :data:`INTERRUPT_SIGNAL`,
+whose handler raises :class:`JobInterrupted` in the job; when it is still waiting in the batch
+this worker holds, it never starts. Either way RQ's failure handling records it ``stopped``
+(failed registry, never retried), as RQ does. ``send_kill_horse_command(connection, worker)``
+interrupts the running job the same way, and RQ's rules then apply to it as to a job whose horse
+was killed: it fails, and is retried when it has retries left. A job that sets its own handler
+for SIGUSR1 cannot be interrupted this way.
+
 :class:`RQControl` is a mixin for :class:`workers.worker.BatchWorker`. Suspension is read at most
 once a second (one ``EXISTS``; RQ reads it before every job, which would add a command to every
 batch), so a worker notices ``rq suspend`` within about a second and finishes the batch in hand.
@@ -9,6 +18,8 @@ batch), so a worker notices ``rq suspend`` within about a second and finishes th
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from typing import Any
 
@@ -21,6 +32,16 @@ from jobs.backends.redis_errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 
+#: What the command thread sends the main thread to interrupt the running job.
+INTERRUPT_SIGNAL = signal.SIGUSR1
+#: The failure text of a job stopped before it started.
+STOPPED_BEFORE_START = "Job stopped by user (rq stop-job command) before it started"
+
+
+class JobInterrupted(BaseException):
+    """Raised in a running job by RQ's stop-job or kill-horse command (a BaseException, so a job's
+    ``except Exception`` does not swallow it, as it could not survive RQ's SIGKILLed horse)."""
+
 
 class RQControl:
     """Mixin: suspension and pub/sub commands for the batch loop (see the module docstring)."""
@@ -31,8 +52,15 @@ class RQControl:
     _pubsub_refused = False
     _stop_requested: bool
     _shutdown_requested_date: Any
+    _stopped_job_id: str | None
+    _held: list[tuple[str, str]]
     pubsub_thread: Any
     name: str
+    #: the job the main thread runs now ("" between jobs), set around ``job.perform()``
+    _running_job_id = ""
+    _interrupt_id = ""
+    _main_thread_id: int | None = None
+    _stop_unstarted: frozenset[str] = frozenset()
 
     def _may_take(self, burst: bool) -> bool:
         """False when the loop must stop: suspended in burst mode, as RQ's ``check_for_suspension``.
@@ -61,12 +89,62 @@ class RQControl:
         """RQ's command handler, but ``shutdown`` is a warm stop flag: RQ sends itself SIGINT,
         which a supervised child ignores (the terminal's Ctrl-C is its supervisor's)."""
         payload = parse_payload(message)
-        if payload.get("command") == "shutdown":
+        command = payload.get("command")
+        if command == "shutdown":
             log.info("worker %s: shutdown command received; stopping after the job in hand", self.name)
             self._stop_requested = True
             self._shutdown_requested_date = now()
+        elif command == "stop-job":
+            self._stop_job(str(payload.get("job_id") or ""))
+        elif command == "kill-horse":
+            if not self._interrupt(self._running_job_id):
+                log.info("worker %s: kill-horse command: no job running, ignored", self.name)
+        elif command == "stop-execution":
+            log.warning("worker %s: stop-execution command ignored: a batch worker keeps no RQ executions; "
+                        "use rq.command.send_stop_job_command", self.name)
+        else:
+            super().handle_payload(message)  # type: ignore[misc]
+
+    def _stop_job(self, job_id: str) -> None:
+        """RQ's stop-job: the running job is interrupted; a held one never starts."""
+        if job_id and job_id == self._running_job_id:
+            self._stopped_job_id = job_id
+            if self._interrupt(job_id):
+                return
+            self._stopped_job_id = None  # it ended meanwhile
+        if job_id and any(held_id == job_id for _, held_id in self._held):
+            self._stop_unstarted = self._stop_unstarted | {job_id}
+            log.info("worker %s: job %s will be stopped before it starts", self.name, job_id)
             return
-        super().handle_payload(message)  # type: ignore[misc]  # stop-job, kill-horse: RQ's handling
+        log.warning("worker %s: not working on job %s, stop-job command ignored", self.name, job_id)
+
+    def _stopped_before_start(self, job_id: str) -> bool:
+        """True (and the job marked stopped for RQ's failure handling) when stop-job asked for it."""
+        if job_id not in self._stop_unstarted:
+            return False
+        self._stop_unstarted = self._stop_unstarted - {job_id}
+        self._stopped_job_id = job_id
+        return True
+
+    # -- interrupting the running job -----------------------------------------------------
+    def _install_interrupt(self) -> None:
+        """On the main thread (where jobs run): the handler of :data:`INTERRUPT_SIGNAL`."""
+        if threading.current_thread() is threading.main_thread():
+            self._main_thread_id = threading.get_ident()
+            signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
+
+    def _interrupt(self, job_id: str) -> bool:
+        if not job_id or job_id != self._running_job_id or self._main_thread_id is None:
+            return False
+        log.info("worker %s: interrupting job %s", self.name, job_id)
+        self._interrupt_id = job_id
+        signal.pthread_kill(self._main_thread_id, INTERRUPT_SIGNAL)
+        return True
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        target, self._interrupt_id = self._interrupt_id, ""
+        if target and target == self._running_job_id:  # not the job after it, nor the loop between jobs
+            raise JobInterrupted(f"job {target} interrupted by an RQ command to worker {self.name}")
 
     def _stop_control(self) -> None:
         if self.pubsub_thread is None:

@@ -48,6 +48,10 @@ class SupervisorConfig:
     queues: tuple[str, ...] = ("default",)
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     burst: bool = False
+    #: A child exits once idle this long; the supervisor exits when all have (None: never).
+    max_idle_s: float | None = None
+    #: RQ's dequeue strategy: default, round_robin or random (workers/dequeue_order.py).
+    dequeue_strategy: str = "default"
     max_jobs_per_child: int | None = None
     max_losses: int = 3
     shutdown_timeout_s: float = 30.0
@@ -146,8 +150,8 @@ class Supervisor:
             for child in self.children:
                 if child.process is None and child.restart_at is not None and child.restart_at <= now:
                     self._start(child)
-            if self.config.burst and all(c.process is None and c.restart_at is None for c in self.children):
-                log.info("burst: queues empty, all workers done")
+            if self._ends_when_idle and all(c.process is None and c.restart_at is None for c in self.children):
+                log.info("%s: all workers done", "burst: queues empty" if self.config.burst else "idle")
                 return
             self._periodic(now)
             self._kill_overdue()
@@ -199,6 +203,11 @@ class Supervisor:
                 backoff.sleep(self._wait)
         return False
 
+    @property
+    def _ends_when_idle(self) -> bool:
+        """A child that ends on its own (code 0) is done, not restarted: --burst, --max-idle-time."""
+        return self.config.burst or self.config.max_idle_s is not None
+
     # -- children ------------------------------------------------------------------------
     def _start(self, child: _Child) -> None:
         child.generation += 1
@@ -208,6 +217,7 @@ class Supervisor:
         config = ChildConfig(url=self.config.url, queues=self.config.queues, name=child.name,
                              worker_class=self.config.worker_class, serializer=self.config.serializer,
                              burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
+                             max_idle_s=self.config.max_idle_s, dequeue_strategy=self.config.dequeue_strategy,
                              parent_pid=os.getpid(), log_level=self.config.log_level, hooks=self.config.hooks)
         try:
             self.connection.sadd(keys.supervisor_workers(self.id), child.name)
@@ -239,7 +249,7 @@ class Supervisor:
             log.info("worker %s exited (%s)", child.name, "recycled" if code else "done")
             self._recover(child.name, None, "worker stopped")
             child.start_failures.reset()
-            child.restart_at = None if (code == 0 and self.config.burst) or self._signals else time.monotonic()
+            child.restart_at = None if (code == 0 and self._ends_when_idle) or self._signals else time.monotonic()
             return
         reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
         log.warning("worker %s (pid %d) %s%s", child.name, process.pid, reason.removeprefix("worker "),
@@ -328,6 +338,8 @@ class Supervisor:
                     self.metrics.recovered(events)
         except TRANSIENT_ERRORS as exc:
             log.debug("lost-host scan skipped: %s", exc)
+        except Exception:  # noqa: BLE001 - one bad record must not stop the supervisor; the next scan retries
+            log.exception("lost-host scan failed; retrying in %.1f s", max(self.config.host_timeout_s / 4, 0.1))
 
     # -- stopping ------------------------------------------------------------------------
     def _shutdown(self) -> None:

@@ -37,7 +37,6 @@ from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import SimpleWorker
-from rq.worker_registration import register
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
@@ -48,9 +47,12 @@ from jobs.rq_format.settle import mark_ended, needs_rq_settle
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
 from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
 
-from .batch_guard import CHECK_INTERVAL_S, BatchGuard
-from .control import RQControl
+from .batch_guard import BatchGuard
+from .control import STOPPED_BEFORE_START, RQControl
+from .dequeue_order import QueueOrder
+from .heartbeat import heartbeat_loop
 from .hooks import Hook, Hooks, JobOutcome
+from .rq_entry import ColdShutdown, RQWork
 from .wakeup import QueueWakeup
 from .writes import BatchWrites, Vanished
 
@@ -71,7 +73,7 @@ class ChildSlot(ctypes.Structure):
                 ("ready", ctypes.c_int)]
 
 
-class BatchWorker(BatchWrites, RQControl, SimpleWorker):
+class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -89,6 +91,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
     heartbeat_interval_s = 5.0
     #: Seconds a job may run before the jobs behind it in its batch are given back (BatchGuard).
     release_after_s = 0.1
+    _stop_heartbeat = False
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
                  **kwargs: Any) -> None:
@@ -112,6 +115,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)
         self._wakeup = QueueWakeup(self.connection, [q.key for q in self.queues])
+        self._order = QueueOrder([q.key for q in self.queues])
         self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
 
     # -- signals -------------------------------------------------------------------------
@@ -126,17 +130,25 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         self._shutdown_requested_date = now()  # written to Redis on the way out (rq info shows it)
 
     # -- the loop ------------------------------------------------------------------------
-    def run(self, burst: bool = False, max_jobs: int | None = None) -> int:
-        """Work until stopped (SIGTERM), the queues are empty (``burst``) or ``max_jobs`` ran.
+    def set_dequeue_strategy(self, strategy: str) -> None:
+        """RQ's ``dequeue_strategy`` (``default``, ``round_robin``, ``random``; :mod:`workers.dequeue_order`)."""
+        self._order = QueueOrder([q.key for q in self.queues], strategy)
+        self._dequeue_strategy = self._order.strategy
+
+    def run(self, burst: bool = False, max_jobs: int | None = None, max_idle_s: float | None = None) -> int:
+        """Work until stopped (SIGTERM), the queues are empty (``burst``), ``max_jobs`` ran or
+        no job came for ``max_idle_s`` seconds (RQ's ``max_idle_time``).
 
         Returns the number of jobs run. Held jobs that were not run go back to the front of
         their queue before this returns; Redis errors are retried with backoff, never raised.
         """
         done = 0
-        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat = threading.Thread(target=heartbeat_loop, args=(self,), name="heartbeat", daemon=True)
         beat.start()
         backoff = Backoff()
         self.hooks.worker_started(self)
+        self._install_interrupt()
+        idle_since = time.monotonic()
         try:
             while not self._stop_requested:
                 try:
@@ -155,12 +167,15 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                     time.sleep(delay)
                     continue
                 if not batch:
-                    if burst:
+                    if burst or (max_idle_s is not None and time.monotonic() - idle_since >= max_idle_s):
                         break
                     continue
                 done += self._run_batch(batch, max_jobs, done)
+                idle_since = time.monotonic()
                 if max_jobs is not None and done >= max_jobs:
                     break
+        except ColdShutdown as exc:
+            log.warning("%s; the job in hand goes back to its queue", exc)
         finally:
             self._stop_control()
             self._settle()
@@ -182,16 +197,13 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                 self._guard.ended()
                 self._pending.append(Vanished(queue))
                 continue
-            if isinstance(job, Unreadable):
-                outcome = JobOutcome(job.job, queue, False, exc_string=job.exc_string, failure=job.failure)
-            else:
-                outcome = self._perform(job, queue)
+            outcome = self._outcome(job, queue)
             self._guard.ended()
             self.hooks.after_job(self, outcome)
-            if isinstance(job, Unreadable) or not needs_rq_settle(job, outcome.value, self.default_result_ttl):
-                self._pending.append(outcome)
-            else:
+            if self._settled_by_rq(job, outcome):
                 self._settle_one(outcome)
+            else:
+                self._pending.append(outcome)
             ran += 1
             finished = time.monotonic()
             self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
@@ -248,7 +260,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
 
     def _take(self, block: bool) -> list[tuple[Job | Unreadable | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
-        queue_keys = [q.key for q in self.queues]
+        queue_keys = self._order.keys()
         usable = [k for k in queue_keys if k not in self._skipped_queues]
         several = block and len(usable) > 1
         if several:
@@ -265,8 +277,11 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         return self._load(rows)
 
     def _claim_batch(self, queue_keys: list[str]) -> list[ClaimedJob]:
-        reply = self._dequeue(keys=[self.held_key, *queue_keys], args=self._claim.argv(self._batch_size()))
+        reply = self._dequeue(keys=[self.held_key, *queue_keys],
+                              args=self._claim.argv(self._batch_size(), interleave=self._order.interleave))
         rows = claimed_rows(reply)
+        if rows:
+            self._order.took_last_from(self.prefixes.queue + rows[-1].queue_name)
         self._note_skipped(skipped_queues(reply, self.prefixes))
         state.mark_busy(self, bool(rows))  # the script wrote it to Redis
         return rows
@@ -313,6 +328,18 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
         return batch
 
     # -- running -------------------------------------------------------------------------
+    def _outcome(self, job: Job | Unreadable, queue: Queue) -> JobOutcome:
+        if isinstance(job, Unreadable):
+            return JobOutcome(job.job, queue, False, exc_string=job.exc_string, failure=job.failure)
+        if self._stopped_before_start(job.id):
+            return JobOutcome(job, queue, False, exc_string=STOPPED_BEFORE_START)
+        return self._perform(job, queue)
+
+    def _settled_by_rq(self, job: Job | Unreadable, outcome: JobOutcome) -> bool:
+        """Jobs RQ's own methods settle (:mod:`jobs.rq_format.settle`), and a stopped job (status ``stopped``)."""
+        return not isinstance(job, Unreadable) and (
+            needs_rq_settle(job, outcome.value, self.default_result_ttl) or self._stopped_job_id == job.id)
+
     def _perform(self, job: Job, queue: Queue) -> JobOutcome:
         """Run one job under its timeout (RQ's death penalty: SIGALRM) and its callbacks."""
         self.hooks.before_job(self, job)
@@ -326,12 +353,16 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                    else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
         try:
             with penalty:
+                self._running_job_id = job.id  # stop-job / kill-horse may interrupt it (workers.control)
                 value = job.perform()
+                self._running_job_id = ""
             job.ended_at = now()
             if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
                 mark_ended(job, True)  # as RQ: the callback sees the job finished
                 execute_success_callback(job, self.death_penalty_class, value)
             outcome = JobOutcome(job, queue, True, value)
+        except ColdShutdown:
+            raise  # not the job's failure: it goes back with the batch (workers.rq_entry)
         except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
             exc_info = sys.exc_info()
             job.ended_at = job.ended_at or now()
@@ -346,6 +377,7 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
                 outcome.failure = payload_failure(job, exc_info[1])
                 outcome.exc_string += "\n" + payload_reason(outcome.failure)
         finally:
+            self._running_job_id = ""
             if self.slot is not None:
                 self.slot.running, self.slot.deadline = b"", 0.0
         outcome.duration_s = time.monotonic() - began
@@ -358,35 +390,3 @@ class BatchWorker(BatchWrites, RQControl, SimpleWorker):
             return
         requeue_unstarted(self.connection, self.name, self._held, self.prefixes)
         self._held = []
-
-    # -- heartbeat -----------------------------------------------------------------------
-    _stop_heartbeat = False
-
-    def _heartbeat_loop(self) -> None:
-        """Keep the worker key and the held jobs' started-registry entries alive.
-
-        Runs in a thread so a long job does not make its worker look dead to ``rq info`` or
-        to RQ's abandoned-job cleanup (which would fail a job whose entry expired).
-        """
-        client = self.connection
-        while not self._stop_heartbeat:
-            try:
-                held = self._held
-                with client.pipeline(transaction=False) as pipe:
-                    self.last_heartbeat = now()
-                    # The whole registration, not just the time: after a Redis restart the worker
-                    # reappears complete in rq info.
-                    pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state() or state.IDLE,
-                                                 "total_working_time": self.total_working_time})
-                    pipe.expire(self.key, self.worker_ttl + 60)
-                    register(self, pipe)
-                    score = time.time() + self.worker_ttl + 60
-                    for qname, job_id in held:
-                        pipe.zadd(keys.started_registry(qname), {keys.started_member(job_id, self.name): score}, xx=True)
-                    pipe.execute()
-            except TRANSIENT_ERRORS as exc:
-                log.debug("worker %s: heartbeat failed: %s", self.name, exc)
-            deadline = time.monotonic() + self.heartbeat_interval_s
-            while not self._stop_heartbeat and time.monotonic() < deadline:
-                self._guard.check()
-                time.sleep(CHECK_INTERVAL_S)

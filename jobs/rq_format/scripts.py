@@ -38,10 +38,11 @@ class ClaimArgs:
     #: the worker's queue and job key prefixes
     prefixes: keys.Prefixes = keys.RQ_PREFIXES
 
-    def argv(self, first: Any) -> list[Any]:
-        """ARGV of either script: ``first`` is the batch size (dequeue) or the job id (mark)."""
+    def argv(self, first: Any, interleave: bool = False) -> list[Any]:
+        """ARGV of either script: ``first`` is the batch size (dequeue) or the job id (mark);
+        ``interleave``: the dequeue takes one job per queue per pass (RQ's round_robin, random)."""
         return [first, self.worker_name, utcformat(now()), time.time() + self.entry_ttl_s, self.prefixes.queue,
-                keys.STARTED_PREFIX, self.prefixes.job, self.worker_key]
+                keys.STARTED_PREFIX, self.prefixes.job, self.worker_key, "1" if interleave else "0"]
 
 
 @dataclass(frozen=True)
