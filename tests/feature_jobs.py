@@ -58,3 +58,9 @@ def sleep_unless_stopped(path, seconds):
     with open(path, "a") as fh:
         fh.write("ended\n")
     return "ended"
+
+
+class LongWaitWorker(BatchWorker):
+    """Idles in waits of a minute, so a test sees whether a stop ends the wait or waits it out."""
+
+    block_timeout_s = 60

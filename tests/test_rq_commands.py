@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rq import Queue, Retry
-from rq.command import send_kill_horse_command, send_stop_job_command
+from rq import Queue, Retry, Worker
+from rq.command import send_kill_horse_command, send_shutdown_command, send_stop_job_command
 from rq.job import Job, JobStatus
 
 from tests import feature_jobs, jobs
@@ -174,3 +174,19 @@ def test_rq_worker_with_the_batch_worker_class_stops_warm_then_cold_and_loses_no
     assert all(status(client, j.id) in (JobStatus.QUEUED, JobStatus.FINISHED) for j in rest)
     assert set(queue.get_job_ids()) >= {long.id}
     assert queue.started_job_registry.count == 0
+
+
+@pytest.mark.parametrize("queues", [["default"], ["high", "low"]], ids=["one queue", "several queues"])
+def test_a_shutdown_command_ends_an_idle_workers_wait_instead_of_waiting_it_out(redis_url, client, queues):
+    # Given an idle supervised worker whose waits for work last a minute
+    q_args = [arg for q in queues for arg in ("-q", q)]
+    with Supervise(redis_url, "-n", "1", "--worker-class", "tests.feature_jobs.LongWaitWorker", *q_args, *FAST) as sup:
+        first = sup.wait_children(1)[0]
+        wait_until(lambda: any(w.name.endswith(".0.1") and w.get_state() == "idle" for w in Worker.all(connection=client)),
+                   what="the worker idle")
+        name = next(w.name for w in Worker.all(connection=client) if w.name.endswith(".0.1"))
+        # When RQ's shutdown command is sent to it
+        send_shutdown_command(client, name)
+        # Then it stops long before its wait would have ended, and the supervisor replaces it
+        wait_until(lambda: sup.children() and sup.children() != [first], timeout=20, what="a new worker")
+        assert "shutdown command received" in sup.output()

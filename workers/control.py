@@ -30,6 +30,8 @@ from rq.utils import now
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 
+from .wakeup import BlockingMove, QueueWakeup
+
 log = logging.getLogger(__name__)
 
 #: What the command thread sends the main thread to interrupt the running job.
@@ -56,6 +58,8 @@ class RQControl:
     _held: list[tuple[str, str]]
     pubsub_thread: Any
     name: str
+    _blocking: BlockingMove
+    _wakeup: QueueWakeup
     #: the job the main thread runs now ("" between jobs), set around ``job.perform()``
     _running_job_id = ""
     _interrupt_id = ""
@@ -94,6 +98,7 @@ class RQControl:
             log.info("worker %s: shutdown command received; stopping after the job in hand", self.name)
             self._stop_requested = True
             self._shutdown_requested_date = now()
+            self._wake_idle()
         elif command == "stop-job":
             self._stop_job(str(payload.get("job_id") or ""))
         elif command == "kill-horse":
@@ -104,6 +109,11 @@ class RQControl:
                         "use rq.command.send_stop_job_command", self.name)
         else:
             super().handle_payload(message)  # type: ignore[misc]
+
+    def _wake_idle(self) -> None:
+        """On the command thread: end an idle wait now (workers.wakeup), so a stop is not late."""
+        self._blocking.interrupt()
+        self._wakeup.interrupt()
 
     def _stop_job(self, job_id: str) -> None:
         """RQ's stop-job: the running job is interrupted; a held one never starts."""

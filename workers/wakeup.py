@@ -9,6 +9,13 @@ Redis 6+: an invalidation message on ``__redis__:invalidate`` whenever a key sta
 one of the queue keys is written), waits for that message, then claims with the same atomic
 dequeue script as always, which keeps the queues' priority order.
 
+A stop (RQ's shutdown command, which arrives on another thread) must not wait for the idle
+timeout either: :meth:`QueueWakeup.interrupt` publishes on the worker's own wake channel, which
+the listener is subscribed to as well, and :class:`BlockingMove` runs the one-queue BLMOVE on a
+connection of its own, so :meth:`BlockingMove.interrupt` can end it with ``CLIENT UNBLOCK``
+(as if it timed out: nothing moved, nothing lost). Without the ACL rights for those, the
+worker notices the stop when its wait times out (``block_timeout_s``).
+
 Notifications that arrive while the worker is busy are drained before each claim, so none is
 missed (a job enqueued after the drain is either claimed by that very claim or wakes the wait
 after it) and none makes the worker spin. When Redis refuses tracking (an ACL without
@@ -47,8 +54,9 @@ def tracking_prefixes(queue_keys: list[str]) -> list[str]:
 class QueueWakeup:
     """Waits for a write to any of ``queue_keys``; see the module docstring."""
 
-    def __init__(self, client: redis.Redis, queue_keys: list[str]) -> None:
+    def __init__(self, client: redis.Redis, queue_keys: list[str], wake_channel: str = "") -> None:
         self._client = client
+        self._wake_channel = wake_channel
         self._prefixes = tracking_prefixes(queue_keys)
         self._listener: Any = None  # RESP2 connection subscribed to CHANNEL
         self._tracker: Any = None  # the connection whose tracking redirects there
@@ -95,8 +103,10 @@ class QueueWakeup:
             listener.connect()
             listener.send_command("CLIENT", "ID")
             client_id = listener.read_response()
-            listener.send_command("SUBSCRIBE", CHANNEL)
-            listener.read_response()
+            channels = [CHANNEL, self._wake_channel] if self._wake_channel else [CHANNEL]
+            listener.send_command("SUBSCRIBE", *channels)
+            for _ in channels:
+                listener.read_response()
             tracker.connect()
             args: list[Any] = ["CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST"]
             for prefix in self._prefixes:
@@ -109,8 +119,68 @@ class QueueWakeup:
             raise
         self._listener, self._tracker = listener, tracker
 
+    def interrupt(self) -> None:
+        """From another thread: end a :meth:`wait` now (a stop was asked for)."""
+        if self._listener is not None and self._wake_channel:
+            _quietly(lambda: self._client.publish(self._wake_channel, "stop"), "wake-up")
+
     def close(self) -> None:
         for connection in (self._listener, self._tracker):
             if connection is not None:
                 connection.disconnect()
         self._listener = self._tracker = None
+
+
+class BlockingMove:
+    """``BLMOVE source → destination`` on a connection of its own, which another thread may cut
+    short with ``CLIENT UNBLOCK`` (see the module docstring)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._connection: Any = None
+        self._client_id: int | None = None
+
+    def move(self, source: str, destination: str, timeout: float) -> str | None:
+        """The id moved, or None when ``timeout`` ran out or :meth:`interrupt` ended the wait."""
+        try:
+            connection = self._connect()
+            connection.send_command("BLMOVE", source, destination, "LEFT", "RIGHT", timeout)
+            reply = connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise
+        except TRANSIENT_ERRORS + (OSError,):
+            self.close()
+            raise redis.exceptions.ConnectionError("the blocking dequeue connection was lost") from None
+        return None if reply is None else reply.decode() if isinstance(reply, bytes) else str(reply)
+
+    def _connect(self) -> Any:
+        if self._connection is None:
+            connection: Any = self._client.connection_pool.make_connection()
+            try:
+                connection.connect()
+                connection.send_command("CLIENT", "ID")
+                self._client_id = int(connection.read_response())
+            except BaseException:
+                connection.disconnect()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def interrupt(self) -> None:
+        """From another thread: end a :meth:`move` now, as if it timed out."""
+        client_id = self._client_id
+        if client_id is not None:
+            _quietly(lambda: self._client.client_unblock(client_id), "CLIENT UNBLOCK")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()
+        self._connection, self._client_id = None, None
+
+
+def _quietly(call: Any, what: str) -> None:
+    """A wake-up that fails (Redis down, an ACL without the command) only costs the idle timeout."""
+    try:
+        call()
+    except redis.exceptions.RedisError as exc:
+        log.debug("%s failed (%s): the worker notices the stop within its idle timeout", what, exc)

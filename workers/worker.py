@@ -53,7 +53,7 @@ from .dequeue_order import QueueOrder
 from .heartbeat import heartbeat_loop
 from .hooks import Hook, Hooks, JobOutcome
 from .rq_entry import ColdShutdown, RQWork
-from .wakeup import QueueWakeup
+from .wakeup import BlockingMove, QueueWakeup
 from .writes import BatchWrites, Vanished
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
         self.held_key = keys.held(self.name)
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)
-        self._wakeup = QueueWakeup(self.connection, [q.key for q in self.queues])
+        self._wakeup = QueueWakeup(self.connection, [q.key for q in self.queues], keys.wake_channel(self.name))
+        self._blocking = BlockingMove(self.connection)
         self._order = QueueOrder([q.key for q in self.queues])
         self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
 
@@ -180,6 +181,7 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
             self._stop_control()
             self._settle()
             self._wakeup.close()
+            self._blocking.close()
             self._stop_heartbeat = True
         return done
 
@@ -296,10 +298,11 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
     def _block(self, queue_key: str) -> list[ClaimedJob]:
         """Wait on the one queue with BLMOVE: atomic, the id is in our held list the moment it
         leaves the queue (several queues wait in :class:`QueueWakeup` instead)."""
-        job_id = self.connection.blmove(queue_key, self.held_key, self.block_timeout_s, "LEFT", "RIGHT")
+        if self._stop_requested:
+            return []
+        job_id = self._blocking.move(queue_key, self.held_key, self.block_timeout_s)
         if job_id is None:
             return []
-        job_id = job_id.decode() if isinstance(job_id, bytes) else job_id
         rows = claimed_rows(self._mark(keys=[self.held_key, queue_key], args=self._claim.argv(job_id)))
         state.mark_busy(self, True)
         return rows

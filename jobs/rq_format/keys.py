@@ -129,6 +129,11 @@ def claim(worker_name: str) -> str:
     return f"{PREFIX}claim:{worker_name}"
 
 
+def wake_channel(worker_name: str) -> str:
+    """The pub/sub channel that wakes an idle worker waiting on several queues (a stop command came)."""
+    return f"{PREFIX}wake:{worker_name}"
+
+
 SCHEDULE_QUEUES = PREFIX + "schedule-queues"
 
 

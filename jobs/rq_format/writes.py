@@ -64,7 +64,8 @@ class BatchWrite:
                 return exc_string
         job._status = JobStatus.FINISHED
         ended = utcformat(job.ended_at or now())
-        pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended, "last_heartbeat": ended})
+        pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended, "last_heartbeat": ended,
+                                    **_started(job)})
         self._dependents.append(job.dependents_key)
         self.ok += 1
         if ttl == 0:
@@ -81,6 +82,8 @@ class BatchWrite:
 
     def _fail(self, job: Job, queue: Queue, exc_string: str, marker: Failure | None) -> None:
         pipe = self.pipe
+        if job.started_at:
+            pipe.hset(job.key, mapping=_started(job))
         self._dependents.append(job.dependents_key)
         self.failed += 1  # as RQ counts: a failure that is retried is still a failure of this worker
         if job.should_retry:
@@ -122,6 +125,11 @@ class BatchWrite:
             logger.warning("a batch's results are on the primary but not confirmed by %d replica(s) within %s s",
                            durability.replicas, durability.timeout_s)
         return bool(self._dependents and replies[-1])
+
+
+def _started(job: Job) -> dict[str, str]:
+    """When the job really began: the claim wrote the batch's claim time (RQ writes it as the job starts)."""
+    return {"started_at": utcformat(job.started_at)} if job.started_at else {}
 
 
 def has_dependents(connection: redis.Redis, job: Job) -> bool:
