@@ -9,8 +9,8 @@ time. Here ``work()`` takes RQ's arguments and runs the batched loop:
 - ``burst``, ``max_jobs``, ``max_idle_time`` and ``dequeue_strategy`` mean what they mean to RQ;
 - ``with_scheduler`` ticks RQ's scheduler in a thread, as the supervisor does in its loop;
 - SIGINT or SIGTERM asks for a warm stop (the job in hand finishes, the rest of the batch goes
-  back to the front of its queues); a second one stops at once, and the interrupted job goes
-  back too, to run again.
+  back to the front of its queues); another one more than a second later stops at once, and the
+  interrupted job goes back too, to run again (one within the second is ignored, as by RQ).
 
 What a plain ``rq worker`` lacks is the supervisor: when this process is SIGKILLed, no one
 re-queues its batch at once; RQ's own registry cleanup later treats those jobs as abandoned.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from rq import defaults as rq_defaults  # logging formats only (its key names are jobs.rq_format's)
@@ -30,6 +31,9 @@ from rq.worker import DequeueStrategy
 from .scheduling import ScheduledJobs
 
 log = logging.getLogger(__name__)
+
+#: Seconds after a stop signal during which another one is ignored (RQ's request_force_stop does so).
+REPEAT_WINDOW_S = 1.0
 
 
 class ColdShutdown(BaseException):
@@ -107,6 +111,7 @@ class _StopSignals:
     def __init__(self, worker: Any) -> None:
         self._worker = worker
         self._saved: dict[int, Any] = {}
+        self._first_at = 0.0
 
     def __enter__(self) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -119,7 +124,10 @@ class _StopSignals:
             log.info("worker %s: %s: stopping after the job in hand (again to stop at once)",
                      self._worker.name, signal.Signals(signum).name)
             self._worker._on_sigterm(signum, frame)
+            self._first_at = time.monotonic()
             return
+        if time.monotonic() - self._first_at < REPEAT_WINDOW_S:
+            return  # as RQ: a second signal within a second is the same request (a pool forwards both)
         raise ColdShutdown(f"worker {self._worker.name}: stopped at once by a second {signal.Signals(signum).name}")
 
     def __exit__(self, *exc: object) -> None:
