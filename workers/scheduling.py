@@ -1,4 +1,5 @@
-"""Due scheduled jobs back onto their queues: RQ retries with an interval, ``enqueue_in``/``at``.
+"""Due scheduled jobs back onto their queues: RQ retries with an interval, ``enqueue_in``/``at``;
+and, every few seconds, waiting jobs whose parents ended unnoticed (``dependency_sweep``).
 
 RQ parks such a job in its ScheduledJobRegistry and relies on a scheduler to move it back when
 it is due; without one, ``enqueue_call(retries=2, retry_interval=5)`` would wait for ever. The
@@ -23,7 +24,7 @@ import redis
 from rq.scheduler import RQScheduler
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
-from jobs.rq_format import scheduled, schedules
+from jobs.rq_format import dependency_sweep, scheduled, schedules
 
 log = logging.getLogger(__name__)
 #: Seconds between ticks when no job is due sooner (a job written meanwhile is seen by then).
@@ -39,6 +40,7 @@ class ScheduledJobs:
                                       interval=1, logging_level=log_level)
         self._registered = False
         self._warned: set[str] = set()
+        self._next_sweep = 0.0
 
     @property
     def rq_scheduler(self) -> RQScheduler:
@@ -50,7 +52,8 @@ class ScheduledJobs:
         next tick is wanted. One failing (Redis down, an ACL that denies a command) does not
         stop the other, nor the workers."""
         return min(self._guarded(self._fire_schedules, "recurring schedules cannot fire"),
-                   self._guarded(self._move_scheduled, "scheduled jobs cannot be moved to their queues"))
+                   self._guarded(self._move_scheduled, "scheduled jobs cannot be moved to their queues"),
+                   self._guarded(self._sweep_dependents, "waiting jobs cannot be checked"))
 
     def _guarded(self, step: Callable[[], float], what: str) -> float:
         try:
@@ -61,6 +64,8 @@ class ScheduledJobs:
             if what not in self._warned:
                 log.warning("%s: Redis said %s", what, exc)
                 self._warned.add(what)
+        except Exception:  # noqa: BLE001 - a bug in one step must not stop the supervisor or the other steps
+            log.exception("%s this tick", what)
         return INTERVAL_S
 
     def _move_scheduled(self) -> float:
@@ -74,6 +79,16 @@ class ScheduledJobs:
             return INTERVAL_S
         scheduler.heartbeat()
         return self._move(sorted(scheduler.acquired_locks))
+
+    def _sweep_dependents(self) -> float:
+        """Every :data:`dependency_sweep.SWEEP_INTERVAL_S`: queue (or fail) the waiting jobs whose parents
+        ended where no release counted them (a plain rq worker; see :mod:`jobs.rq_format.dependency_sweep`)."""
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + dependency_sweep.SWEEP_INTERVAL_S
+            handled = dependency_sweep.sweep(self._connection, self._scheduler.serializer, sorted(self._queues))
+            if handled:
+                log.info("%d waiting jobs whose parents had ended were queued or failed", handled)
+        return INTERVAL_S
 
     def _fire_schedules(self) -> float:
         """Every supervisor fires every due schedule of its queues (each tick once fleet-wide: see

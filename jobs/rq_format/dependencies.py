@@ -48,10 +48,10 @@ RELEASE_DEPENDENTS = _load("release_dependents")
 DONE_READING = _load("done_reading")
 #: The hash field listing the parents whose values a dependent reads (JSON list of ids).
 READS = "jobfleet_reads"
-_DEFERRED_PREFIX = DeferredJobRegistry.key_template.format("")
-_ENDED_BADLY = {"canceled", "stopped"}
+DEFERRED_PREFIX = DeferredJobRegistry.key_template.format("")
+ENDED_BADLY = {"canceled", "stopped"}
 #: RQ 3 spells a job's dependencies set ``rq:job::<id>:dependencies`` (two colons).
-_DEPENDENCIES_PREFIX = f"{Job.redis_job_namespace_prefix}:"
+DEPENDENCIES_PREFIX = f"{Job.redis_job_namespace_prefix}:"
 
 
 def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_ids: Sequence[str],
@@ -76,7 +76,7 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
     flat: list[Any] = [item for pair in mapping.items() for item in pair]
     argv = [job.id, keys.JOB_PREFIX, keys.result_stream(""), "1" if allow_failure else "0", now().timestamp(),
             len(flat), len(value_ids), len(ordered), *flat, *ordered]
-    reply = [as_text(r) for r in _run(connection, ENQUEUE_DEPENDENT, [
+    reply = [as_text(r) for r in run_script(connection, ENQUEUE_DEPENDENT, [
         job.key, queue.key, DeferredJobRegistry(queue.name, connection=connection).key, Queue.redis_queues_keys,
         job.dependencies_key], argv)]
     if reply[0] == "exists":
@@ -87,7 +87,7 @@ def enqueue_dependent(queue: Queue, job: Job, parent_ids: Sequence[str], value_i
                           f"record expired); nothing was enqueued")
     bad = reply[1:]
     if bad:
-        _doom(connection, job.serializer, [(job.id, bad[0], bad[1])], {})
+        doom(connection, job.serializer, [(job.id, bad[0], bad[1])], {})
     return reply[0]
 
 
@@ -103,13 +103,13 @@ def release(connection: redis.Redis, serializer: Any, parent_ids: Iterable[str],
     if not ids:
         return
     doomed = _release_script(connection, ids, failures_only)
-    _doom(connection, serializer, doomed, dict(exc_types or {}))
+    doom(connection, serializer, doomed, dict(exc_types or {}))
 
 
 def _release_script(connection: redis.Redis, ids: list[str], failures_only: bool) -> list[tuple[str, str, str]]:
-    reply = [as_text(r) for r in _run(connection, RELEASE_DEPENDENTS, [], [
-        keys.JOB_PREFIX, keys.QUEUE_PREFIX, _DEFERRED_PREFIX, Queue.redis_queues_keys, utcformat(now()),
-        keys.result_stream(""), "1" if failures_only else "0", _DEPENDENCIES_PREFIX, *ids])]
+    reply = [as_text(r) for r in run_script(connection, RELEASE_DEPENDENTS, [], [
+        keys.JOB_PREFIX, keys.QUEUE_PREFIX, DEFERRED_PREFIX, Queue.redis_queues_keys, utcformat(now()),
+        keys.result_stream(""), "1" if failures_only else "0", DEPENDENCIES_PREFIX, *ids])]
     return [(reply[i], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
 
 
@@ -122,7 +122,7 @@ def propagate(connection: redis.Redis, serializer: Any, job_id: str, *, exc_type
             failures_only=failures_only)
 
 
-def _doom(connection: redis.Redis, serializer: Any, doomed: list[tuple[str, str, str]], exc_types: dict[str, str]) -> None:
+def doom(connection: redis.Redis, serializer: Any, doomed: list[tuple[str, str, str]], exc_types: dict[str, str]) -> None:
     """Fail (or cancel) each dependent naming its parent, then the dependents of those, level by level."""
     while doomed:
         found = Job.fetch_many([d for d, _, _ in doomed], connection=connection, serializer=serializer)
@@ -143,7 +143,7 @@ def _doom(connection: redis.Redis, serializer: Any, doomed: list[tuple[str, str,
 
 def _end_unrun(pipe: Any, job: Job, parent_id: str, parent_status: str, exc_type: str) -> None:
     DeferredJobRegistry(job.origin, connection=job.connection).remove(job, pipeline=pipe)
-    if parent_status in _ENDED_BADLY:
+    if parent_status in ENDED_BADLY:
         marker = Failure("parent_canceled", "JobCanceled",
                          f"job {job.id} was canceled before it ran: the job it waits for, {parent_id}, was {parent_status}")
         job.meta[FAILURE] = marker.to_meta()
@@ -155,7 +155,7 @@ def _end_unrun(pipe: Any, job: Job, parent_id: str, parent_status: str, exc_type
 
 
 def _exc_type_of(connection: redis.Redis, serializer: Any, job_id: str, status: str) -> str:
-    if status in _ENDED_BADLY:
+    if status in ENDED_BADLY:
         return "JobCanceled"
     marker = results.failure_marker(connection, job_id, serializer)
     if marker is not None:
@@ -194,10 +194,10 @@ def finished_reading(connection: redis.Redis, job_id: str) -> None:
 def done_reading(connection: redis.Redis, ids: Sequence[str]) -> None:
     """A dependent is done with its parents' results: the last reader lets them expire again."""
     if ids:
-        _run(connection, DONE_READING, [], [keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,
+        run_script(connection, DONE_READING, [], [keys.JOB_PREFIX, keys.result_stream(""), DEFAULT_RESULT_TTL,
                                              DEFAULT_FAILURE_TTL, *ids])
 
 
-def _run(connection: redis.Redis, script: str, script_keys: list[str], argv: list[Any]) -> Any:
+def run_script(connection: redis.Redis, script: str, script_keys: list[str], argv: list[Any]) -> Any:
     """EVALSHA (loading the script once), as the documented ACL users may run it; never EVAL."""
     return connection.register_script(script)(keys=script_keys, args=argv)
