@@ -182,6 +182,8 @@ def test_a_shutdown_command_ends_an_idle_workers_wait_instead_of_waiting_it_out(
         wait_until(lambda: any(w.name.endswith(".0.1") and w.get_state() == "idle" for w in Worker.all(connection=client)),
                    what="the worker idle")
         name = next(w.name for w in Worker.all(connection=client) if w.name.endswith(".0.1"))
+        channel = f"rq:pubsub:{name}"  # a command sent before the worker subscribed would be lost (pub/sub)
+        wait_until(lambda: dict(client.pubsub_numsub(channel)).get(channel.encode()), what="the worker subscribed")
         # When RQ's shutdown command is sent to it
         send_shutdown_command(client, name)
         # Then it stops long before its wait would have ended, and the supervisor replaces it

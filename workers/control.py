@@ -2,11 +2,11 @@
 pub/sub commands (``rq.command.send_shutdown_command`` and friends).
 
 RQ's horse commands need no horse here. ``send_stop_job_command(connection, job_id)`` stops
-that job: when it is running, the command thread sends the main thread :data:`INTERRUPT_SIGNAL`,
-whose handler raises :class:`JobInterrupted` in the job; when it is still waiting in the batch
-this worker holds, it never starts. Either way RQ's failure handling records it ``stopped``
+that job: when it is running, :mod:`workers.job_runner` raises ``JobInterrupted`` in it (a
+signal to the main thread, or straight into the job's thread with ``--threads``); when it is
+still waiting in the batch this worker holds, it never starts. Either way RQ's failure handling records it ``stopped``
 (failed registry, never retried), as RQ does. ``send_kill_horse_command(connection, worker)``
-interrupts the running job the same way, and RQ's rules then apply to it as to a job whose horse
+interrupts the running job(s) the same way, and RQ's rules then apply as to a job whose horse
 was killed: it fails, and is retried when it has retries left. A job that sets its own handler
 for SIGUSR1 cannot be interrupted this way.
 
@@ -18,8 +18,6 @@ batch), so a worker notices ``rq suspend`` within about a second and finishes th
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from typing import Any
 
@@ -34,15 +32,8 @@ from .wakeup import BlockingMove, QueueWakeup
 
 log = logging.getLogger(__name__)
 
-#: What the command thread sends the main thread to interrupt the running job.
-INTERRUPT_SIGNAL = signal.SIGUSR1
 #: The failure text of a job stopped before it started.
 STOPPED_BEFORE_START = "Job stopped by user (rq stop-job command) before it started"
-
-
-class JobInterrupted(BaseException):
-    """Raised in a running job by RQ's stop-job or kill-horse command (a BaseException, so a job's
-    ``except Exception`` does not swallow it, as it could not survive RQ's SIGKILLed horse)."""
 
 
 class RQControl:
@@ -60,10 +51,7 @@ class RQControl:
     name: str
     _blocking: BlockingMove
     _wakeup: QueueWakeup
-    #: the job the main thread runs now ("" between jobs), set around ``job.perform()``
-    _running_job_id = ""
-    _interrupt_id = ""
-    _main_thread_id: int | None = None
+    _runner: Any  # workers.job_runner: runs the jobs, and interrupts them
     _stop_unstarted: frozenset[str] = frozenset()
 
     def _may_take(self, burst: bool) -> bool:
@@ -102,7 +90,11 @@ class RQControl:
         elif command == "stop-job":
             self._stop_job(str(payload.get("job_id") or ""))
         elif command == "kill-horse":
-            if not self._interrupt(self._running_job_id):
+            running = self._runner.running_ids()
+            for job_id in running:  # the "horse" is whatever runs jobs here: each running job
+                log.info("worker %s: kill-horse command: interrupting job %s", self.name, job_id)
+                self._runner.interrupt(job_id)
+            if not running:
                 log.info("worker %s: kill-horse command: no job running, ignored", self.name)
         elif command == "stop-execution":
             log.warning("worker %s: stop-execution command ignored: a batch worker keeps no RQ executions; "
@@ -117,9 +109,10 @@ class RQControl:
 
     def _stop_job(self, job_id: str) -> None:
         """RQ's stop-job: the running job is interrupted; a held one never starts."""
-        if job_id and job_id == self._running_job_id:
+        if job_id and job_id in self._runner.running_ids():
             self._stopped_job_id = job_id
-            if self._interrupt(job_id):
+            if self._runner.interrupt(job_id):
+                log.info("worker %s: stop-job command: interrupting job %s", self.name, job_id)
                 return
             self._stopped_job_id = None  # it ended meanwhile
         if job_id and any(held_id == job_id for _, held_id in self._held):
@@ -135,26 +128,6 @@ class RQControl:
         self._stop_unstarted = self._stop_unstarted - {job_id}
         self._stopped_job_id = job_id
         return True
-
-    # -- interrupting the running job -----------------------------------------------------
-    def _install_interrupt(self) -> None:
-        """On the main thread (where jobs run): the handler of :data:`INTERRUPT_SIGNAL`."""
-        if threading.current_thread() is threading.main_thread():
-            self._main_thread_id = threading.get_ident()
-            signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
-
-    def _interrupt(self, job_id: str) -> bool:
-        if not job_id or job_id != self._running_job_id or self._main_thread_id is None:
-            return False
-        log.info("worker %s: interrupting job %s", self.name, job_id)
-        self._interrupt_id = job_id
-        signal.pthread_kill(self._main_thread_id, INTERRUPT_SIGNAL)
-        return True
-
-    def _on_interrupt(self, signum: int, frame: Any) -> None:
-        target, self._interrupt_id = self._interrupt_id, ""
-        if target and target == self._running_job_id:  # not the job after it, nor the loop between jobs
-            raise JobInterrupted(f"job {target} interrupted by an RQ command to worker {self.name}")
 
     def _stop_control(self) -> None:
         if self.pubsub_thread is None:

@@ -44,5 +44,9 @@ def heartbeat_loop(worker: Any) -> None:
             log.debug("worker %s: heartbeat failed: %s", worker.name, exc)
         deadline = time.monotonic() + worker.heartbeat_interval_s
         while not worker._stop_heartbeat and time.monotonic() < deadline:
-            worker._guard.check()
+            try:
+                worker._guard.check()
+                worker._runner.check()  # --threads: a job past its timeout (workers.job_runner)
+            except Exception:  # noqa: BLE001 - this thread keeps the worker alive in Redis: it must not die
+                log.exception("worker %s: batch guard or timeout watchdog failed", worker.name)
             time.sleep(CHECK_INTERVAL_S)

@@ -62,7 +62,8 @@ def recover_worker(
 ) -> list[Requeued] | None:
     """Re-queue everything a dead worker held; charge a loss to ``lost_job_id`` only.
 
-    ``lost_job_id``: the job that was running when the worker died (from shared memory).
+    ``lost_job_id``: the job that was running when the worker died (from shared memory); with
+    ``--threads``, the space-separated ids of all the jobs it was running: each is charged.
     ``charge_first_held``: for a lost host, where nothing tells which job was running, the
     first unsettled held job is charged instead. ``timed_out``: the supervisor killed the worker because that
     job ignored its timeout; it is failed with RQ's ``JobTimeoutException`` instead of being
@@ -76,7 +77,7 @@ def recover_worker(
     ids = [as_text(i) for i in connection.lrange(held_key, 0, -1)]
     found = fetch_jobs(Job, connection, resolve_serializer(serializer), ids)
     with connection.pipeline() as pipe:
-        loss = _Loss(lost_job_id, charge_first_held, timed_out, reason, max_losses)
+        loss = _Loss(set((lost_job_id or "").split()), charge_first_held, timed_out, reason, max_losses)
         done = [_settle_held(pipe, job_id, job, worker_name, loss) for job_id, job in zip(ids, found)]
         put_back(pipe, loss.back)
         pipe.delete(held_key)
@@ -103,9 +104,9 @@ def _propagate_failures(connection: redis.Redis, serializer: Any, done: list[Req
 
 @dataclass
 class _Loss:
-    """Which held job a worker's death is charged to, and the jobs that go back."""
+    """Which held jobs a worker's death is charged to, and the jobs that go back."""
 
-    job_id: str | None
+    job_ids: set[str]
     charge_first_held: bool
     timed_out: bool
     reason: str
@@ -124,9 +125,9 @@ def _settle_held(pipe: Any, job_id: str, job: Job | Unreadable | None, worker_na
     drop_started(pipe, job, worker_name)
     if state.is_settled(job):
         return Requeued(job_id, "settled")
-    if loss.charge_first_held and loss.job_id is None:
-        loss.job_id = job_id
-    if job_id != loss.job_id:
+    if loss.charge_first_held and not loss.job_ids:
+        loss.job_ids = {job_id}
+    if job_id not in loss.job_ids:
         loss.back.append(job)
         return Requeued(job_id, "requeued", queue=job.origin)
     if loss.timed_out:

@@ -33,42 +33,12 @@ from .child import main as child_main
 from .exit_codes import ExitCode
 from .metrics import Metrics, NoMetrics
 from .scheduling import ScheduledJobs
+from .supervisor_config import SupervisorConfig
 from .worker import ChildSlot
 
 log = logging.getLogger(__name__)
 #: A child that exits with an error code within this many seconds of its start crashed quickly.
 QUICK_CRASH_S = 5.0
-
-
-@dataclass
-class SupervisorConfig:
-    """Options of ``workers supervise``; durations in seconds (``_s``)."""
-
-    url: str
-    queues: tuple[str, ...] = ("default",)
-    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
-    burst: bool = False
-    #: A child exits once idle this long; the supervisor exits when all have (None: never).
-    max_idle_s: float | None = None
-    #: RQ's dequeue strategy: default, round_robin or random (workers/dequeue_order.py).
-    dequeue_strategy: str = "default"
-    max_jobs_per_child: int | None = None
-    max_losses: int = 3
-    shutdown_timeout_s: float = 30.0
-    worker_class: str = "workers.worker.BatchWorker"
-    serializer: str = "pickle"
-    log_level: str = "INFO"
-    #: A supervisor silent this long is a lost host; others re-queue its jobs within ~1.25x it.
-    host_timeout_s: float = 45.0
-    #: Consecutive failed starts of one child after which the supervisor gives up.
-    max_start_failures: int = 5
-    #: Seconds past its timeout a job may ignore SIGALRM before its worker is killed.
-    timeout_grace_s: float = 10.0
-    #: Dotted paths of :class:`workers.hooks.Hook` classes every worker runs.
-    hooks: tuple[str, ...] = ()
-    #: Serve Prometheus metrics on this port (None: off) and address (see :mod:`workers.metrics`).
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
 
 
 class StartFailed(Exception):
@@ -169,7 +139,7 @@ class Supervisor:
             if child.process is None or slot is None or not slot.deadline or child.timed_out_job:
                 continue
             if wall > slot.deadline + self.config.timeout_grace_s:
-                child.timed_out_job = slot.running.decode() or None
+                child.timed_out_job = slot.running.decode().split(" ")[0] or None  # --threads: the one due first
                 log.warning("worker %s: job %s ignored its timeout for %.0f s; killing the worker",
                             child.name, child.timed_out_job, self.config.timeout_grace_s)
                 _signal(child.process, signal.SIGKILL)
@@ -218,6 +188,7 @@ class Supervisor:
                              worker_class=self.config.worker_class, serializer=self.config.serializer,
                              burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
                              max_idle_s=self.config.max_idle_s, dequeue_strategy=self.config.dequeue_strategy,
+                             threads=self.config.threads,
                              parent_pid=os.getpid(), log_level=self.config.log_level, hooks=self.config.hooks)
         try:
             self.connection.sadd(keys.supervisor_workers(self.id), child.name)
@@ -254,9 +225,9 @@ class Supervisor:
         reason = f"worker died by signal {-code}" if code < 0 else f"worker exited with code {code}"
         log.warning("worker %s (pid %d) %s%s", child.name, process.pid, reason.removeprefix("worker "),
                     f" while running job {running}" if running else "")
-        if timed_out and timed_out == running:
+        if timed_out and timed_out in (running or "").split():  # its thread-mates go back uncharged
             reason = f"timed out: the job ignored SIGALRM for {self.config.timeout_grace_s:g} s past its timeout"
-            self._recover(child.name, running, reason, timed_out=True)
+            self._recover(child.name, timed_out, reason, timed_out=True)
         else:
             self._recover(child.name, running, reason)
         if not slot.ready and code == ExitCode.START_FAILED:

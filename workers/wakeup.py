@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import redis
@@ -59,6 +60,7 @@ class QueueWakeup:
         self._wake_channel = wake_channel
         self._prefixes = tracking_prefixes(queue_keys)
         self._listener: Any = None  # RESP2 connection subscribed to CHANNEL
+        self._interrupted = False
         self._tracker: Any = None  # the connection whose tracking redirects there
         self._polling = False
 
@@ -75,6 +77,8 @@ class QueueWakeup:
 
     def wait(self, timeout: float) -> None:
         """Return when a queue was written to, or after ``timeout`` seconds (or a poll interval)."""
+        if self._interrupted:
+            return
         if self._polling:
             time.sleep(min(timeout, POLL_INTERVAL_S))
             return
@@ -120,7 +124,8 @@ class QueueWakeup:
         self._listener, self._tracker = listener, tracker
 
     def interrupt(self) -> None:
-        """From another thread: end a :meth:`wait` now (a stop was asked for)."""
+        """From another thread: end a :meth:`wait` now, and every later one (a stop was asked for)."""
+        self._interrupted = True  # a wait about to start, or a drain that ate the message, still sees it
         if self._listener is not None and self._wake_channel:
             _quietly(lambda: self._client.publish(self._wake_channel, "stop"), "wake-up")
 
@@ -139,11 +144,14 @@ class BlockingMove:
         self._client = client
         self._connection: Any = None
         self._client_id: int | None = None
+        self._interrupted = False
 
     def move(self, source: str, destination: str, timeout: float) -> str | None:
         """The id moved, or None when ``timeout`` ran out or :meth:`interrupt` ended the wait."""
         try:
             connection = self._connect()
+            if self._interrupted:
+                return None
             connection.send_command("BLMOVE", source, destination, "LEFT", "RIGHT", timeout)
             reply = connection.read_response()
         except redis.exceptions.ResponseError:
@@ -167,10 +175,15 @@ class BlockingMove:
         return self._connection
 
     def interrupt(self) -> None:
-        """From another thread: end a :meth:`move` now, as if it timed out."""
-        client_id = self._client_id
-        if client_id is not None:
-            _quietly(lambda: self._client.client_unblock(client_id), "CLIENT UNBLOCK")
+        """From another thread: end a :meth:`move` now, as if it timed out, and every later one.
+
+        The move may not have reached Redis yet when CLIENT UNBLOCK does: try again for a moment."""
+        self._interrupted = True
+        for _ in range(_UNBLOCK_TRIES):
+            client_id = self._client_id
+            if client_id is not None and _quietly(partial(self._client.client_unblock, client_id), "CLIENT UNBLOCK"):
+                return
+            time.sleep(0.01)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -178,9 +191,14 @@ class BlockingMove:
         self._connection, self._client_id = None, None
 
 
-def _quietly(call: Any, what: str) -> None:
+#: Attempts (10 ms apart) to unblock a move that may not have reached Redis yet.
+_UNBLOCK_TRIES = 20
+
+
+def _quietly(call: Any, what: str) -> Any:
     """A wake-up that fails (Redis down, an ACL without the command) only costs the idle timeout."""
     try:
-        call()
+        return call()
     except redis.exceptions.RedisError as exc:
         log.debug("%s failed (%s): the worker notices the stop within its idle timeout", what, exc)
+        return None

@@ -19,7 +19,6 @@ kills this child; the supervisor restarts it and re-queues what it held (see
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import os
@@ -34,7 +33,6 @@ from rq.callbacks import execute_failure_callback, execute_success_callback
 from rq.exceptions import DeserializationError
 from rq.job import Job, Retry
 from rq.queue import Queue
-from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import SimpleWorker
 
@@ -45,14 +43,16 @@ from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
 from jobs.rq_format.settle import mark_ended, needs_rq_settle
 from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
-from jobs.rq_format.writes import exc_text, requeue_unstarted, return_strays
+from jobs.rq_format.writes import exc_text, return_strays
 
 from .batch_guard import BatchGuard
 from .control import STOPPED_BEFORE_START, RQControl
 from .dequeue_order import QueueOrder
 from .heartbeat import heartbeat_loop
 from .hooks import Hook, Hooks, JobOutcome
+from .job_runner import MAX_THREADS, InlineRunner, ThreadRunner
 from .rq_entry import ColdShutdown, RQWork
+from .threaded_batches import ThreadedBatches
 from .wakeup import BlockingMove, QueueWakeup
 from .writes import BatchWrites, Vanished
 
@@ -63,17 +63,18 @@ log = logging.getLogger(__name__)
 class ChildSlot(ctypes.Structure):
     """Shared memory between the supervisor and one child (no Redis round trip per job).
 
-    ``running``: id of the job the child is executing right now (empty between jobs);
+    ``running``: ids of the jobs the child is executing right now, space-separated, the one due
+    first first (empty between jobs; one id unless ``--threads``);
     ``deadline``: when (epoch seconds) that job's timeout ends, 0 for none: the supervisor kills
     a child whose job ignores SIGALRM (stuck in C code) some seconds after it;
     ``error``: why the child could not start; ``ready``: 1 once it registered with Redis.
     """
 
-    _fields_ = [("running", ctypes.c_char * 64), ("deadline", ctypes.c_double), ("error", ctypes.c_char * 512),
+    _fields_ = [("running", ctypes.c_char * (65 * MAX_THREADS)), ("deadline", ctypes.c_double), ("error", ctypes.c_char * 512),
                 ("ready", ctypes.c_int)]
 
 
-class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
+class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -94,7 +95,7 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
     _stop_heartbeat = False
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
-                 **kwargs: Any) -> None:
+                 threads: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # With prepare_for_work=False (no Redis call at construction, so a start while Redis is
         # down does not crash) RQ leaves the fields rq info shows empty: fill them here.
@@ -118,6 +119,8 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
         self._blocking = BlockingMove(self.connection)
         self._order = QueueOrder([q.key for q in self.queues])
         self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
+        self._runner: InlineRunner | ThreadRunner = InlineRunner(self) if threads == 1 else ThreadRunner(self, threads)
+        self._in_flight_ids: set[str] = set()
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:
@@ -143,23 +146,24 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
         Returns the number of jobs run. Held jobs that were not run go back to the front of
         their queue before this returns; Redis errors are retried with backoff, never raised.
         """
-        done = 0
+        done, cold = 0, False
         beat = threading.Thread(target=heartbeat_loop, args=(self,), name="heartbeat", daemon=True)
         beat.start()
         backoff = Backoff()
         self.hooks.worker_started(self)
-        self._install_interrupt()
+        self._runner.install()
         idle_since = time.monotonic()
+        run_batch = self._run_batch if self._runner.threads == 1 else self._run_threaded
         try:
             while not self._stop_requested:
                 try:
                     if self.should_run_maintenance_tasks:
                         self._maintain()
-                    if self._resync:
+                    if self._resync and not self._held:
                         self._return_strays()
                     if not self._may_take(burst):
                         break  # suspended (rq suspend) in burst mode
-                    batch = self._take(block=not burst)
+                    batch = self._take(block=not burst and not self._runner.busy, limit=self._room(max_jobs, done))
                     backoff.reset()
                 except TRANSIENT_ERRORS as exc:
                     self._resync = True  # a reply may have been lost after Redis moved ids to our held list
@@ -167,23 +171,30 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
                     log.warning("worker %s: Redis unavailable (%s); retrying in %.1f s", self.name, exc, delay)
                     time.sleep(delay)
                     continue
-                if not batch:
+                if not batch and not self._runner.busy:
                     if burst or (max_idle_s is not None and time.monotonic() - idle_since >= max_idle_s):
                         break
                     continue
-                done += self._run_batch(batch, max_jobs, done)
+                done += run_batch(batch, max_jobs, done)
                 idle_since = time.monotonic()
                 if max_jobs is not None and done >= max_jobs:
                     break
         except ColdShutdown as exc:
+            cold = True
             log.warning("%s; the job in hand goes back to its queue", exc)
         finally:
-            self._stop_control()
-            self._settle()
-            self._wakeup.close()
-            self._blocking.close()
-            self._stop_heartbeat = True
+            self._close(cold)
         return done
+
+    def _close(self, cold: bool) -> None:
+        """Leaving :meth:`run`: settle with Redis (after the threads' jobs, unless ``cold``), then let go."""
+        self._stop_control()
+        self._settle(cold)
+        if isinstance(self._runner, ThreadRunner):
+            self._runner.shutdown(wait=not cold)
+        self._wakeup.close()
+        self._blocking.close()
+        self._stop_heartbeat = True
 
     def _run_batch(self, batch: list[tuple[Job | Unreadable | None, Queue]], max_jobs: int | None,
                    done_before: int) -> int:
@@ -216,23 +227,6 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
         self._flush_with_retry()
         return ran
 
-    def _settle(self) -> None:
-        """On the way out: write what finished, put back what did not run, deregister."""
-        for attempt in range(5):
-            try:
-                self._flush()
-                self._put_back()
-                self.hooks.worker_stopping(self)
-                self.connection.hset(self.key, "total_working_time", self.total_working_time)
-                if self._shutdown_requested_date:
-                    self.set_shutdown_requested_date()
-                self.register_death()
-                return
-            except TRANSIENT_ERRORS as exc:
-                log.warning("worker %s: could not settle with Redis (%s), attempt %d", self.name, exc, attempt + 1)
-                time.sleep(0.2 * (attempt + 1))
-        log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
-
     def _return_strays(self) -> None:
         """Put back ids Redis moved to our held list whose reply we never got.
 
@@ -258,10 +252,22 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
 
     # -- dequeue -------------------------------------------------------------------------
     def _batch_size(self) -> int:
+        if self._runner.threads > 1:
+            return self._limit  # one job per idle thread: none waits behind a long one
         return max(1, min(self.batch_max, int(self.batch_window_s / max(self._avg_job_s, 1e-6))))
 
-    def _take(self, block: bool) -> list[tuple[Job | Unreadable | None, Queue]]:
+    def _room(self, max_jobs: int | None, done: int) -> int:
+        """How many jobs the next claim may take: the idle threads (one thread: a whole batch), within ``max_jobs``."""
+        room = self.batch_max if self._runner.threads == 1 else self._runner.threads - self._runner.busy
+        return room if max_jobs is None else min(room, max_jobs - done - self._runner.busy)
+
+    _limit = 1
+
+    def _take(self, block: bool, limit: int | None = None) -> list[tuple[Job | Unreadable | None, Queue]]:
         """Move a batch off the queues (atomically recorded as held) and load the jobs."""
+        if limit is not None and limit <= 0:
+            return []
+        self._limit = limit or 1
         queue_keys = self._order.keys()
         usable = [k for k in queue_keys if k not in self._skipped_queues]
         several = block and len(usable) > 1
@@ -344,21 +350,14 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
             needs_rq_settle(job, outcome.value, self.default_result_ttl) or self._stopped_job_id == job.id)
 
     def _perform(self, job: Job, queue: Queue) -> JobOutcome:
-        """Run one job under its timeout (RQ's death penalty: SIGALRM) and its callbacks."""
+        """Run one job under its timeout and with its callbacks (where: :mod:`workers.job_runner`)."""
         self.hooks.before_job(self, job)
         job.started_at = now()
         began = time.monotonic()
         timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-        if self.slot is not None:
-            self.slot.running = job.id.encode()
-            self.slot.deadline = 0.0 if timeout == -1 else time.time() + float(timeout)
-        penalty = (contextlib.nullcontext() if timeout == -1
-                   else self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
+        self._runner.begin(job, timeout)
         try:
-            with penalty:
-                self._running_job_id = job.id  # stop-job / kill-horse may interrupt it (workers.control)
-                value = job.perform()
-                self._running_job_id = ""
+            value = self._runner.perform(job, timeout)
             job.ended_at = now()
             if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
                 mark_ended(job, True)  # as RQ: the callback sees the job finished
@@ -380,16 +379,6 @@ class BatchWorker(BatchWrites, RQControl, RQWork, SimpleWorker):
                 outcome.failure = payload_failure(job, exc_info[1])
                 outcome.exc_string += "\n" + payload_reason(outcome.failure)
         finally:
-            self._running_job_id = ""
-            if self.slot is not None:
-                self.slot.running, self.slot.deadline = b"", 0.0
+            self._runner.end(job)
         outcome.duration_s = time.monotonic() - began
         return outcome
-
-    def _put_back(self) -> None:
-        """Return held jobs that never ran to the front of their queues, in their order."""
-        if not self._held:
-            self.connection.delete(self.held_key)
-            return
-        requeue_unstarted(self.connection, self.name, self._held, self.prefixes)
-        self._held = []

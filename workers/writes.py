@@ -19,7 +19,7 @@ from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
 from jobs.rq_format.dependencies import release
 from jobs.rq_format.settle import WorkerRun, drop_execution, settle_like_rq, was_canceled
-from jobs.rq_format.writes import BatchWrite
+from jobs.rq_format.writes import BatchWrite, requeue_unstarted
 
 from .hooks import Hooks, JobOutcome
 
@@ -46,6 +46,13 @@ class BatchWrites:
     default_result_ttl: int
     serializer: Any
     disable_default_exception_handler: bool
+    prefixes: Any
+    held_key: str
+    total_working_time: float
+    _shutdown_requested_date: Any
+    _runner: Any
+    #: ids of jobs handed to a thread and not yet collected (``--threads``): their held entries stay
+    _in_flight_ids: set[str]
 
     def _flush_with_retry(self) -> None:
         self._with_retry(self._flush)
@@ -53,9 +60,10 @@ class BatchWrites:
     def _settle_one(self, out: JobOutcome) -> None:
         """Settle a job that uses an RQ feature the batch write does not model (see
         :mod:`jobs.rq_format.settle`) with RQ's own methods, right after the jobs before it."""
-        self._flush_with_retry()  # the jobs before it first: it then heads the held list
+        self._flush_with_retry()  # the jobs before it first (one thread: it then heads the held list)
         self._with_retry(lambda: settle_like_rq(self, out.job, out.queue, out.ok, out.value, out.exc_string))
-        self._held = self._held[1:]
+        entry = (out.queue.name, out.job.id)
+        self._held = self._held[1:] if self._held[:1] == [entry] else [h for h in self._held if h != entry]
         self.hooks.after_batch(self, [out])  # type: ignore[arg-type]  # self is the BatchWorker
 
     def cleanup_execution(self, job: Any, pipeline: Any, execution: Any = None) -> None:
@@ -95,14 +103,52 @@ class BatchWrites:
                     out.ok, out.value, out.exc_string = False, None, error
             else:
                 write.failure(out.job, out.queue, out.exc_string, out.failure)
-        write.settle(self._held[:settled])
+        done, rest = self._split_held(settled)
+        write.settle(done, prefix=done == self._held[:len(done)])
         with write.pipe:
             waiting = write.execute()
         self._pending = []
-        self._held = self._held[settled:]
+        self._held = rest
         if waiting:
             self._enqueue_dependents(outcomes)
         self.hooks.after_batch(self, outcomes)  # type: ignore[arg-type]  # self is the BatchWorker
+
+    def _split_held(self, settled: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The held entries the ``settled`` pending outcomes stand for, and the others. One thread:
+        the first ``settled`` (jobs end in held order). Threads: all but the jobs still in flight."""
+        if self._runner.threads == 1:
+            return self._held[:settled], self._held[settled:]
+        in_flight = self._in_flight_ids
+        done = [h for h in self._held if h[1] not in in_flight]
+        return done, [h for h in self._held if h[1] in in_flight]
+
+    def _settle(self, cold: bool = False) -> None:
+        """On the way out: wait for the threads' jobs (unless ``cold``), write what finished, put
+        back what did not run, deregister."""
+        if self._runner.threads > 1 and not cold:
+            self._drain_threads()  # type: ignore[attr-defined]
+        for attempt in range(5):
+            try:
+                self._flush()
+                self._put_back()
+                self.hooks.worker_stopping(self)  # type: ignore[arg-type]  # self is the BatchWorker
+                self.connection.hset(self.key, "total_working_time", self.total_working_time)
+                if self._shutdown_requested_date:
+                    self.set_shutdown_requested_date()  # type: ignore[attr-defined]
+                self.register_death()  # type: ignore[attr-defined]
+                return
+            except TRANSIENT_ERRORS as exc:
+                log.warning("worker %s: could not settle with Redis (%s), attempt %d", self.name, exc, attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        log.error("worker %s: left %d held jobs for the supervisor to re-queue", self.name, len(self._held))
+
+    def _put_back(self) -> None:
+        """Return held jobs that never ran (or whose threads were left running) to the front of their queues."""
+        if not self._held:
+            self.connection.delete(self.held_key)
+            return
+        requeue_unstarted(self.connection, self.name, self._held, self.prefixes)
+        self._held = []
 
     def _enqueue_dependents(self, outcomes: list[JobOutcome]) -> None:
         # One script for the whole batch, not RQ's ready registry (which gives a dependent up

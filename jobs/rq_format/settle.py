@@ -68,7 +68,8 @@ def was_canceled(job: Job) -> bool:
 
 
 def drop_execution(pipe: Any, job: Job, worker_name: str) -> None:
-    """RQ's ``cleanup_execution`` for a batch worker: the job leaves the started registry and
-    the head of the worker's held list (it is the head: the jobs before it were settled first)."""
+    """RQ's ``cleanup_execution`` for a batch worker: the job leaves the started registry and the
+    worker's held list (LREM from the head: with one thread it is the head, the jobs before it were
+    settled first; with several, jobs end in any order)."""
     pipe.zrem(keys.started_registry(job.origin), keys.started_member(job.id, worker_name))
-    pipe.ltrim(keys.held(worker_name), 1, -1)
+    pipe.lrem(keys.held(worker_name), 1, job.id)

@@ -100,8 +100,9 @@ class BatchWrite:
                               pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,
                               execution_ended_at=job.ended_at)
 
-    def settle(self, held: Sequence[tuple[str, str]]) -> None:
-        """These held jobs (queue name, job id) are done: out of the started registry and the held list."""
+    def settle(self, held: Sequence[tuple[str, str]], prefix: bool = True) -> None:
+        """These held jobs (queue name, job id) are done: out of the started registry and the held
+        list. ``prefix``: they are its first entries, in order (one LTRIM); else each is removed (LREM)."""
         members: dict[str, list[str]] = {}
         for qname, job_id in held:
             members.setdefault(qname, []).append(keys.started_member(job_id, self._worker_name))
@@ -109,7 +110,11 @@ class BatchWrite:
             self.pipe.zadd(keys.finished_registry(qname), scores)
         for qname, names in members.items():
             self.pipe.zrem(keys.started_registry(qname), *names)
-        self.pipe.ltrim(keys.held(self._worker_name), len(held), -1)
+        if prefix:
+            self.pipe.ltrim(keys.held(self._worker_name), len(held), -1)
+        else:
+            for _, job_id in held:
+                self.pipe.lrem(keys.held(self._worker_name), 1, job_id)
         if self.ok:
             self.pipe.hincrby(self._worker_key, "successful_job_count", self.ok)
         if self.failed:

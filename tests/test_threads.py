@@ -1,0 +1,127 @@
+"""``workers supervise --threads N``: N jobs at once per worker process, every guarantee kept.
+
+Real supervisor processes, a real Redis, real SIGKILLs; no timing assertions (each test waits,
+with a timeout, for the state it expects).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from rq import Queue
+from rq.command import send_stop_job_command
+from rq.job import Job, JobStatus
+
+from jobs.rq_format import markers as meta
+from tests import jobs, thread_jobs
+from tests.supervisor_helpers import Supervise, wait_until
+
+pytestmark = pytest.mark.redis
+
+FAST = ["--host-timeout", "1.5", "--log-level", "info"]
+
+
+def status(client, job_id: str) -> JobStatus:
+    return Job.fetch(job_id, connection=client).get_status()
+
+
+def running_count(client, key: str) -> int:
+    return int(client.get(f"{key}:running") or 0)
+
+
+def test_one_worker_process_runs_as_many_jobs_at_once_as_it_has_threads(redis_url, client):
+    # Given 12 jobs that each take a while
+    queue = Queue("default", connection=client)
+    ids = [queue.enqueue(thread_jobs.overlap, redis_url, "overlap", 0.3).id for _ in range(12)]
+    # When one worker process with 4 threads runs them
+    with Supervise(redis_url, "-n", "1", "--threads", "4", *FAST):
+        wait_until(lambda: all(status(client, i) == JobStatus.FINISHED for i in ids), what="all finished")
+    # Then 4 ran at once, never more, and each job's result is in RQ's format
+    assert int(client.get("overlap:max")) == 4
+    assert Job.fetch(ids[0], connection=client).return_value() == "overlap"
+    assert queue.started_job_registry.count == 0 and queue.finished_job_registry.count == 12
+
+
+def test_a_sigkilled_threaded_worker_charges_a_loss_to_each_job_it_was_running_and_to_no_other(redis_url, client):
+    # Given a worker with 3 threads running 3 gated jobs, and 3 more jobs waiting in the queue
+    queue = Queue("default", connection=client)
+    running = [queue.enqueue(thread_jobs.overlap, redis_url, "killed", 60, "killed:gate").id for _ in range(3)]
+    waiting = [queue.enqueue(jobs.square, i).id for i in range(3)]
+    with Supervise(redis_url, "-n", "1", "--threads", "3", *FAST) as sup:
+        first = sup.wait_children(1)[0]
+        wait_until(lambda: running_count(client, "killed") == 3, what="3 jobs running")
+        # When the worker process is SIGKILLed
+        client.decr("killed:running", 3)  # the killed jobs cannot count themselves out
+        os.kill(first, signal.SIGKILL)
+        client.set("killed:gate", 1)  # the re-runs pass straight through
+        # Then every job finishes; each running one re-ran with one loss, the waiting ones with none
+        wait_until(lambda: all(status(client, i) == JobStatus.FINISHED for i in running + waiting), timeout=30,
+                   what="all finished")
+    assert [Job.fetch(i, connection=client).meta.get(meta.LOSSES) for i in running] == [1, 1, 1]
+    assert [Job.fetch(i, connection=client).meta.get(meta.LOSSES) for i in waiting] == [None, None, None]
+
+
+def test_a_job_past_its_timeout_fails_in_its_thread_while_its_neighbours_go_on(redis_url, client):
+    # Given a busy job with a 1 s timeout next to an ordinary long job, on one process with 2 threads
+    queue = Queue("default", connection=client)
+    late = queue.enqueue(thread_jobs.spin, 30, job_timeout=1)
+    neighbour = queue.enqueue(thread_jobs.overlap, redis_url, "neighbour", 2)
+    with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST) as sup:
+        child = sup.wait_children(1)[0]
+        # When it runs past its timeout
+        wait_until(lambda: status(client, late.id) == JobStatus.FAILED, timeout=30, what="the late job failed")
+        # Then it failed with RQ's timeout error, in its thread: the process lives, the neighbour finishes
+        assert "JobTimeoutException" in Job.fetch(late.id, connection=client).latest_result().exc_string
+        wait_until(lambda: status(client, neighbour.id) == JobStatus.FINISHED, what="the neighbour finished")
+        assert sup.children() == [child]
+
+
+def test_a_job_blocked_past_its_timeout_and_the_grace_is_killed_with_its_process_the_others_uncharged(redis_url, client):
+    # Given a job blocked in one call well past its 1 s timeout, next to a gated job
+    queue = Queue("default", connection=client)
+    blocked = queue.enqueue(thread_jobs.sleep_in_c, 60, job_timeout=1)
+    neighbour = queue.enqueue(thread_jobs.overlap, redis_url, "grace", 60, "grace:gate")
+    with Supervise(redis_url, "-n", "1", "--threads", "2", "--timeout-grace", "1", *FAST) as sup:
+        wait_until(lambda: running_count(client, "grace") == 1, what="the neighbour running")
+        client.set("grace:gate", 1)  # the neighbour's re-run passes straight through
+        # When the supervisor kills the process after the timeout and the grace
+        wait_until(lambda: status(client, blocked.id) == JobStatus.FAILED, timeout=30, what="the blocked job failed")
+        # Then the blocked job failed as timed out; the neighbour went back without a loss and finished
+        assert "JobTimeoutException" in Job.fetch(blocked.id, connection=client).latest_result().exc_string
+        wait_until(lambda: status(client, neighbour.id) == JobStatus.FINISHED, timeout=30, what="the neighbour finished")
+        assert meta.LOSSES not in Job.fetch(neighbour.id, connection=client).meta
+        assert "ignored SIGALRM" in sup.output()
+
+
+def test_sigterm_waits_for_every_running_thread_and_puts_the_rest_back(redis_url, client):
+    # Given a worker with 3 threads busy with 1-second jobs and more waiting
+    queue = Queue("default", connection=client)
+    ids = [queue.enqueue(jobs.sleep_and_record, redis_url, "drain", i, 1.0).id for i in range(8)]
+    with Supervise(redis_url, "-n", "1", "--threads", "3", *FAST) as sup:
+        wait_until(lambda: client.hlen("drain:begun") >= 3, what="3 jobs running")
+        # When the supervisor gets SIGTERM
+        sup.signal(signal.SIGTERM)
+        # Then it exits 0 after the running jobs finished; the others are back on the queue
+        assert sup.wait(timeout=30) == 0
+    begun = {int(k) for k in client.hgetall("drain:begun")}
+    assert {int(k) for k in client.hgetall("drain")} == begun
+    assert len(begun) >= 3
+    assert sorted(queue.get_job_ids()) == sorted(i for n, i in enumerate(ids) if n not in begun)
+    assert queue.started_job_registry.count == 0
+
+
+def test_stop_job_interrupts_one_thread_and_leaves_the_others_running(redis_url, client):
+    # Given two gated jobs running on two threads of one process
+    queue = Queue("default", connection=client)
+    stopped, other = (queue.enqueue(thread_jobs.overlap, redis_url, "stop", 60, "stop:gate") for _ in range(2))
+    with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST):
+        wait_until(lambda: running_count(client, "stop") == 2, what="2 jobs running")
+        # When one is stopped with RQ's command
+        send_stop_job_command(client, stopped.id)
+        # Then it ends stopped; the other goes on, and finishes when let through
+        wait_until(lambda: status(client, stopped.id) == JobStatus.STOPPED, what="the job stopped")
+        assert status(client, other.id) == JobStatus.STARTED
+        client.set("stop:gate", 1)
+        wait_until(lambda: status(client, other.id) == JobStatus.FINISHED, what="the other finished")
