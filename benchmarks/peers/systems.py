@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from benchmarks.harness import ROOT, child_env, supervise_command
 from benchmarks.peers.apps.common import QUEUE
 
 APPS = "benchmarks.peers.apps"
-# The hook for issue 15's threads: once `workers supervise --threads N` exists, jobfleet's rounds
-# run with it (W3 is the figure it is for); until then it runs as it is.
-JOBFLEET_THREADS = 8
+# jobfleet's rounds run with `workers supervise --threads N` when this checkout has it (W3 is the
+# figure it is for; the same workers serve every workload of a round).
+JOBFLEET_THREADS = int(os.environ.get("JOBFLEET_PEERS_THREADS", "8"))  # 1: the one-thread workers
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def jobfleet_threads_option() -> tuple[str, ...]:
     """``("--threads", "8")`` when this checkout's ``workers supervise`` has ``--threads``, else ``()``."""
     done = subprocess.run([sys.executable, "-m", "workers", "supervise", "--help"], capture_output=True,
                           text=True, timeout=60, env=child_env(), cwd=ROOT)
-    return ("--threads", str(JOBFLEET_THREADS)) if "--threads" in done.stdout else ()
+    return ("--threads", str(JOBFLEET_THREADS)) if "--threads" in done.stdout and JOBFLEET_THREADS > 1 else ()
 
 
 def _jobfleet(python: str, url: str) -> list[list[str]]:
@@ -85,8 +86,8 @@ def _arq(python: str, url: str) -> list[list[str]]:
 SYSTEMS = [
     System("jobfleet", "jobfleet (`map`, `workers supervise -n 2`)", "jobfleet_app", "jobfleet", "jobs", _jobfleet,
            async_jobs=True, is_jobfleet=True,
-           note="one job at a time per process: no threads yet (W3), and `async def` jobs run through RQ's "
-                "`Job`, one `asyncio.run` each (W4)"),
+           note="`--threads 8` (`JOBFLEET_PEERS_THREADS`, 1: off) for every workload of a round, W1 and W2 "
+                "too; `async def` jobs run through RQ's `Job`, one `asyncio.run` each, on those threads (W4)"),
     System("rq", "RQ (two SimpleWorkers)", "rq_app", "rq", "rq", _rq,
            note="results read one by one with `latest_result` (blocking XREAD); W4 not run"),
     System("huey", "Huey (RedisHuey, 2 processes, `notify_result`)", "huey_app", "huey", "huey", _huey,

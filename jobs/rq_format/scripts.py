@@ -17,14 +17,17 @@ from rq.utils import now, utcformat
 from . import keys
 
 
-def _load(name: str) -> str:
-    return resources.files(__package__).joinpath("scripts").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+def _load(name: str, *preludes: str) -> str:
+    """``scripts/<name>.lua``, after the ``preludes`` (shared Lua functions, ``scripts/_<prelude>.lua``)."""
+    folder = resources.files(__package__).joinpath("scripts")
+    parts = [folder.joinpath(f"_{p}.lua").read_text(encoding="utf-8") for p in preludes]
+    return "\n".join([*parts, folder.joinpath(f"{name}.lua").read_text(encoding="utf-8")])
 
 
 #: Moves a batch of ids from the queues to the held list, marking each started (one round trip).
-DEQUEUE_BATCH = _load("dequeue_batch")
+DEQUEUE_BATCH = _load("dequeue_batch", "start_job")
 #: Marks one id that BLMOVE / BLMPOP already took as held and started.
-MARK_STARTED = _load("mark_started")
+MARK_STARTED = _load("mark_started", "start_job")
 
 
 @dataclass(frozen=True)

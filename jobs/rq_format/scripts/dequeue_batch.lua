@@ -1,4 +1,4 @@
--- Take up to ARGV[1] job ids off the queues KEYS[2..] (in that order) onto the worker's held
+-- (After _start_job.lua.) Take up to ARGV[1] job ids off the queues KEYS[2..] (in that order) onto the worker's held
 -- list KEYS[1] in one atomic step; mark each job started in RQ's format (status,
 -- worker_name, started_at, last_heartbeat in the job hash; member "<job id>:<worker name>" in
 -- the started registry); set the RQ worker's state to busy or idle.
@@ -28,19 +28,9 @@ local function take(qkey, n)
   local members = {}
   redis.call('RPUSH', KEYS[1], unpack(ids))
   for _, id in ipairs(ids) do
-    local jkey = ARGV[7] .. id
     members[#members + 1] = ARGV[4]
     members[#members + 1] = id .. ':' .. ARGV[2]
-    local fields = redis.pcall('HGETALL', jkey)
-    if fields.err then fields = {} end  -- not a hash: treated as gone
-    if #fields > 0 then
-      redis.call('HSET', jkey, 'status', 'started', 'worker_name', ARGV[2],
-                 'started_at', ARGV[3], 'last_heartbeat', ARGV[3])
-      for f = 1, #fields, 2 do  -- a job with ttl= expires while queued, not while it runs (RQ persists it)
-        if fields[f] == 'ttl' then redis.call('PERSIST', jkey) break end
-      end
-    end
-    out[#out + 1] = {qname, id, fields}
+    out[#out + 1] = {qname, id, start_job(ARGV[7] .. id)}
   end
   redis.call('ZADD', ARGV[6] .. qname, unpack(members))
   return #ids
