@@ -407,6 +407,12 @@ class ExecutorShutdownTest:
     def test_cancel_futures(self):
         assert self.worker_count <= 5, "test needs few workers"
         fs = [self.executor.submit(time.sleep, .1) for _ in range(50)]
+        # jobfleet: CPython's pool marks the first max_workers + 1 futures running as it queues
+        # them, so some always finish; a queue's workers may not have taken any job yet when
+        # shutdown comes (a loaded machine: their start). Wait until one runs, then shut down.
+        deadline = time.monotonic() + 60
+        while not any(f.running() or f.done() for f in fs) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.executor.shutdown(cancel_futures=True)
         # We can't guarantee the exact number of cancellations, but we can
         # guarantee that *some* were cancelled. With few workers, many of
