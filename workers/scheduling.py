@@ -64,8 +64,6 @@ class ScheduledJobs:
             if what not in self._warned:
                 log.warning("%s: Redis said %s", what, exc)
                 self._warned.add(what)
-        except Exception:  # noqa: BLE001 - a bug in one step must not stop the supervisor or the other steps
-            log.exception("%s this tick", what)
         return INTERVAL_S
 
     def _move_scheduled(self) -> float:

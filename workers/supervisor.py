@@ -281,7 +281,11 @@ class Supervisor:
             self._next_scan = now + max(self.config.host_timeout_s / 4, 0.1)
             self._scan_lost_hosts()
         if now >= self._next_schedule:
-            self._next_schedule = now + self._scheduled.tick()
+            self._next_schedule = now + 1.0
+            try:
+                self._next_schedule = now + self._scheduled.tick()
+            except Exception:  # noqa: BLE001 - a bug in one tick must not end the supervisor: the next retries
+                log.exception("scheduled jobs, schedules or waiting jobs: this tick failed")
 
     def _heartbeat(self) -> None:
         """Say this host is alive; also re-creates our keys after a Redis restart."""
