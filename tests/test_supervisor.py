@@ -155,6 +155,29 @@ def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client
     assert StartedJobRegistry("default", connection=client).count == 0
 
 
+def test_a_supervisor_wrongly_taken_for_lost_registers_again_with_its_next_claim(redis_url, client, queue):
+    # Given a supervisor whose heartbeat is rare, and another's recovery that took it for lost
+    # (its heartbeat key gone, its workers and itself dropped from the sets) while it lives on
+    from workers import recovery
+
+    with Supervise(redis_url, "-n", "1", "--host-timeout", "60") as a:
+        a.wait_children(1)
+        (sid,) = wait_until(lambda: [i.decode() for i in client.smembers(keys.SUPERVISORS)], what="A registered")
+        client.delete(keys.supervisor(sid))
+        recovery.recover_host(client, sid, max_losses=3)
+        assert not client.sismember(keys.SUPERVISORS, sid) and not client.scard(keys.supervisor_workers(sid))
+        # When it claims a job, long before its next heartbeat
+        job = queue.enqueue(jobs.gated_host_job, redis_url, "again", 1)
+        wait_until(lambda: client.hlen("again:started"), what="the job started")
+        # Then its worker holding that job is findable again by a lost-host scan
+        assert client.sismember(keys.SUPERVISORS, sid) and client.scard(keys.supervisor_workers(sid)) == 1
+        # And when it really dies, another supervisor re-runs the job
+        a.kill_host()
+        client.set("again:gate", 1)
+        with Supervise(redis_url, "-n", "1", *FAST):
+            wait_until(lambda: job.get_status() == JobStatus.FINISHED, timeout=60, what="the job re-ran")
+
+
 def _held_by(client, pid: int) -> bool:
     return any(client.llen(k) for k in client.scan_iter(keys.PREFIX + "held:*") if f"-{pid}-" in k.decode())
 

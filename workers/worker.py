@@ -95,7 +95,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
     _stop_heartbeat = False
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
-                 threads: int = 1, **kwargs: Any) -> None:
+                 threads: int = 1, supervisor_id: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # With prepare_for_work=False (no Redis call at construction, so a start while Redis is
         # down does not crash) RQ leaves the fields rq info shows empty: fill them here.
@@ -111,7 +111,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self._dequeue = self.connection.register_script(DEQUEUE_BATCH)
         self._mark = self.connection.register_script(MARK_STARTED)
         self.prefixes = keys.Prefixes.of(self.queue_class, self.job_class)  # read at start, as RQ's worker does
-        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60, self.prefixes)
+        self._claim = ClaimArgs(self.name, self.key, self.worker_ttl + 60, self.prefixes, supervisor_id)
         self.held_key = keys.held(self.name)
         self._skipped_queues: set[str] = set()  # queue keys that are not lists: logged, not served
         self._guard = BatchGuard(self, self.release_after_s)

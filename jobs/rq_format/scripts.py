@@ -40,12 +40,15 @@ class ClaimArgs:
     entry_ttl_s: float
     #: the worker's queue and job key prefixes
     prefixes: keys.Prefixes = keys.RQ_PREFIXES
+    #: the worker's supervisor ("" for none): a claim registers the worker under it
+    supervisor_id: str = ""
 
     def argv(self, first: Any, interleave: bool = False) -> list[Any]:
         """ARGV of either script: ``first`` is the batch size (dequeue) or the job id (mark);
         ``interleave``: the dequeue takes one job per queue per pass (RQ's round_robin, random)."""
         return [first, self.worker_name, utcformat(now()), time.time() + self.entry_ttl_s, self.prefixes.queue,
-                keys.STARTED_PREFIX, self.prefixes.job, self.worker_key, "1" if interleave else "0"]
+                keys.STARTED_PREFIX, self.prefixes.job, self.worker_key, "1" if interleave else "0",
+                self.supervisor_id, keys.SUPERVISORS, keys.supervisor_workers(self.supervisor_id)]
 
 
 @dataclass(frozen=True)

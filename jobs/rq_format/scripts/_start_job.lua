@@ -14,3 +14,15 @@ local function start_job(jkey)
   end
   return fields
 end
+
+-- A worker that holds jobs is always findable by a lost-host scan: its name is in its
+-- supervisor's workers set and the supervisor in jobfleet's supervisors set, written in the
+-- same atomic step as the claim (a supervisor wrongly taken for lost, whose sets another one
+-- cleared, is registered again by its next claim). ARGV[10]: the supervisor id ('' for a worker
+-- without one), ARGV[11]: the supervisors set, ARGV[12]: that supervisor's workers set.
+local function register_holder()
+  if ARGV[10] ~= nil and ARGV[10] ~= '' then
+    redis.call('SADD', ARGV[11], ARGV[10])
+    redis.call('SADD', ARGV[12], ARGV[2])
+  end
+end

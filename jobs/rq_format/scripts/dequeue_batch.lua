@@ -5,7 +5,8 @@
 -- ARGV: count, worker name, started_at (RQ's utcformat), started-registry score,
 --       queue key prefix, started-registry key prefix, job key prefix, RQ worker key,
 --       interleave ('1': one job per queue per pass, as RQ's round_robin/random strategies
---       take them; else each queue is emptied before the next, RQ's default priority order).
+--       take them; else each queue is emptied before the next, RQ's default priority order),
+--       then the holder's registration (see register_holder in _start_job.lua).
 -- Reply: {queue name, job id, HGETALL of the job hash (empty when the hash is gone or the key is
 -- not a hash)} per job, in the order taken; {queue name, '', {}} for a queue key that is not a
 -- list (skipped).
@@ -56,5 +57,6 @@ else
     want = want - take(KEYS[i], want)
   end
 end
+if want < tonumber(ARGV[1]) then register_holder() end
 redis.call('HSET', ARGV[8], 'state', want < tonumber(ARGV[1]) and 'busy' or 'idle')
 return out

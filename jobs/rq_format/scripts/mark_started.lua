@@ -5,5 +5,6 @@ local id = ARGV[1]
 local qname = string.sub(KEYS[2], #ARGV[5] + 1)
 local fields = start_job(ARGV[7] .. id)
 redis.call('ZADD', ARGV[6] .. qname, ARGV[4], id .. ':' .. ARGV[2])
+register_holder()
 redis.call('HSET', ARGV[8], 'state', 'busy')
 return {{qname, id, fields}}
