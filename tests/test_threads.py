@@ -125,3 +125,17 @@ def test_stop_job_interrupts_one_thread_and_leaves_the_others_running(redis_url,
         assert status(client, other.id) == JobStatus.STARTED
         client.set("stop:gate", 1)
         wait_until(lambda: status(client, other.id) == JobStatus.FINISHED, what="the other finished")
+
+
+def test_burst_and_max_jobs_per_child_with_threads_run_every_job_once(redis_url, client, tmp_path):
+    # Given 30 short jobs, each appending its number to a file
+    queue = Queue("default", connection=client)
+    runs = tmp_path / "runs"
+    ids = [queue.enqueue(jobs.append_run, str(runs), i, 0.02).id for i in range(30)]
+    # When a threaded supervisor whose workers are replaced every 7 jobs runs them in burst mode
+    with Supervise(redis_url, "-n", "2", "--threads", "4", "--max-jobs-per-child", "7", "--burst", *FAST) as sup:
+        assert sup.wait(timeout=60) == 0
+    # Then every job ran exactly once and finished; nothing is left held or started
+    assert sorted(int(x) for x in runs.read_text().split()) == list(range(30))
+    assert all(status(client, i) == JobStatus.FINISHED for i in ids)
+    assert queue.started_job_registry.count == 0 and not list(client.scan_iter("jobfleet:held:*"))
