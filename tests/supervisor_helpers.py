@@ -61,6 +61,17 @@ def alive(pid: int) -> bool:
         return False
 
 
+def _proc_state(pid: int) -> str:
+    """A process's state and the kernel function it waits in (Linux /proc), for failure output."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().split(") ")[-1].split()[0]
+        with open(f"/proc/{pid}/wchan") as fh:
+            return f"state {state}, waiting in {fh.read() or '-'}"
+    except OSError as exc:
+        return f"gone ({exc.strerror})"
+
+
 class Supervise:
     """A ``python -m workers supervise`` process; use as a context manager."""
 
@@ -123,4 +134,6 @@ class Supervise:
         if exc_type is not None:  # the test failed inside: its captured output shows what we did
             print(f"--- workers supervise (pid {self.pid}) log, last 200 lines ---")
             print("\n".join(self.output().splitlines()[-200:]))
+            for pid in self.children():  # what each live worker process is blocked in, if anything
+                print(f"worker pid {pid}: {_proc_state(pid)}")
         self.close()

@@ -147,7 +147,11 @@ def test_jobs_of_a_lost_host_are_rerun_by_the_other_supervisor(redis_url, client
             # When supervisor A and all its children are SIGKILLed mid-run
             a.kill_host()
             # Then B runs every job, including those A held
-            wait_until(lambda: finished(client, ids), timeout=60, what="all jobs finished")
+            try:
+                wait_until(lambda: finished(client, ids), timeout=60, what="all jobs finished")
+            except AssertionError:
+                print(redis_state(client, ids))
+                raise
             assert sorted(int(k) for k in client.hgetall(key)) == list(range(12))
             wait_until(lambda: "recovered" in b.output(), what="recovery logged")
             b.signal(signal.SIGTERM)
@@ -176,6 +180,16 @@ def test_a_supervisor_wrongly_taken_for_lost_registers_again_with_its_next_claim
         client.set("again:gate", 1)
         with Supervise(redis_url, "-n", "1", *FAST):
             wait_until(lambda: job.get_status() == JobStatus.FINISHED, timeout=60, what="the job re-ran")
+
+
+def redis_state(client, job_ids) -> str:
+    """Each job's status and worker, the queue, the held lists and the registries: failure output."""
+    rows = [f"job {i}: {client.hmget(f'rq:job:{i}', 'status', 'worker_name')}" for i in job_ids]
+    rows.append(f"queue: {client.lrange('rq:queue:default', 0, -1)}")
+    rows += [f"{k}: {client.lrange(k, 0, -1)}" for k in client.scan_iter(keys.PREFIX + "held:*")]
+    rows.append(f"started: {client.zrange('rq:wip:default', 0, -1)}")
+    rows.append(f"workers: {client.smembers('rq:workers')}; supervisors: {client.smembers(keys.SUPERVISORS)}")
+    return "\n".join(rows)
 
 
 def _held_by(client, pid: int) -> bool:
