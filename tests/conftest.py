@@ -34,11 +34,38 @@ def redis_server():
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    """The URL of a freshly flushed database on the private server."""
+    """The URL of a freshly flushed database on the private server, with no client of an earlier
+    test still waiting on it (see :func:`_end_leftover_waits`)."""
     client = redis_server.client()
+    _end_leftover_waits(client)
     client.flushall()
     client.close()
     return redis_server.url
+
+
+def _end_leftover_waits(client) -> None:
+    """Close connections still blocked in a pop or move on database 0 when a test begins.
+
+    A test's processes are gone by then (each is stopped by PID), so such a connection is one
+    whose end Redis never heard of; left open, its pending BLMOVE takes the next test's first job
+    onto a dead worker's held list, whose supervisor the flush just forgot, and that job never
+    runs. Each one closed is reported on the real stderr (the CI log) with its owner (a pid, when a
+    process on this machine still has the socket), so a test that leaks one can be found."""
+    import sys
+
+    import psutil
+
+    for row in client.client_list():
+        if row.get("db") != "0" or "b" not in row.get("flags", "") or row.get("cmd") not in _BLOCKING:
+            continue
+        owners = [c.pid for c in psutil.net_connections("tcp") if c.laddr and f"{c.laddr.ip}:{c.laddr.port}" == row["addr"]]
+        print(f"conftest: closing a connection left waiting in {row['cmd']} on db 0 from {row['addr']} "
+              f"(name {row.get('name') or '-'}, owner pid {owners or 'none'})", file=sys.__stderr__)
+        client.client_kill_filter(_id=row["id"])
+
+
+#: The waits that take a job off a queue when it comes (RQ's BLPOP, jobfleet's BLMOVE).
+_BLOCKING = {"blmove", "blpop", "brpop", "brpoplpush", "blmpop"}
 
 
 @pytest.fixture
