@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import queue
 import signal
 import threading
 import time
@@ -135,19 +136,25 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._started: dict[str, _Running] = {}  # begun and not ended: in the slot
         self._performing: dict[str, _Running] = {}  # inside job.perform(): exceptions may be sent
-        self._interrupts: dict[str, type[BaseException]] = {}
-        self.in_flight = 0  # submitted and not yet collected
+        #: ids of the jobs handed to a thread and not yet collected: their held entries stay held
+        self.in_flight_ids: set[str] = set()
+        #: (job, outcome) of each job that ended, for the main thread to collect
+        self.done: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
 
     @property
     def busy(self) -> int:
-        return self.in_flight
+        return len(self.in_flight_ids)
 
     def install(self) -> None:
         """Nothing to install: interrupts go straight into the job's thread."""
 
-    def submit(self, call: Any, *args: Any) -> Any:
-        self.in_flight += 1
-        return self._pool.submit(call, *args)
+    def submit(self, job_id: str, call: Any, *args: Any) -> None:
+        self.in_flight_ids.add(job_id)
+        self._pool.submit(call, *args)
+
+    def collected(self, job_id: str) -> None:
+        """The main thread has written (or queued to write) this job's outcome."""
+        self.in_flight_ids.discard(job_id)
 
     def begin(self, job: Job, timeout: float) -> None:
         deadline = 0.0 if timeout == -1 else time.time() + float(timeout)

@@ -39,27 +39,18 @@ class ThreadedBatches:
     _avg_job_s: float
     hooks: Any
 
-    _in_flight_ids: set[str]
-    _done_q: queue.SimpleQueue[tuple[Job | Unreadable, JobOutcome]] | None = None
-
-    def _threaded_done(self) -> queue.SimpleQueue[tuple[Job | Unreadable, JobOutcome]]:
-        if self._done_q is None:
-            self._done_q = queue.SimpleQueue()
-        return self._done_q
-
     def _run_threaded(self, batch: list[tuple[Job | Unreadable | None, Queue]], max_jobs: int | None,
                       done_before: int) -> int:
         """Start ``batch`` on the threads; collect what ended (waiting up to :data:`POLL_S` when
         nothing was started); write when due. Returns the number of jobs that ended."""
         runner: ThreadRunner = self._runner
-        done_q = self._threaded_done()
         for job, job_queue in batch:
             if job is None:
                 self._pending.append(Vanished(job_queue))
                 continue
-            self._in_flight_ids.add(job.job.id if isinstance(job, Unreadable) else job.id)
-            runner.submit(self._run_on_thread, job, job_queue, done_q)
-        ended = self._collect(done_q, wait=POLL_S if not batch and runner.busy else 0.0)
+            job_id = job.job.id if isinstance(job, Unreadable) else job.id
+            runner.submit(job_id, self._run_on_thread, job, job_queue, runner.done)
+        ended = self._collect(runner.done, wait=POLL_S if not batch and runner.busy else 0.0)
         if self._pending and (not runner.busy or time.monotonic() - self._last_flush >= self.batch_window_s):
             self._flush_with_retry()  # type: ignore[attr-defined]
             self._last_flush = time.monotonic()
@@ -83,9 +74,8 @@ class ThreadedBatches:
         except queue.Empty:
             return 0
         while True:
-            self._runner.in_flight -= 1
             self._after_job(job, outcome)
-            self._in_flight_ids.discard(outcome.job.id)  # only now: its held entry is written or pending
+            self._runner.collected(outcome.job.id)  # only now: its held entry is written or pending
             ended += 1
             try:
                 job, outcome = done_q.get_nowait()
@@ -101,10 +91,9 @@ class ThreadedBatches:
         self._avg_job_s = 0.8 * self._avg_job_s + 0.2 * outcome.duration_s
         self.total_working_time += outcome.duration_s
 
-    def _drain_threads(self, wait_s: float | None = None) -> None:
-        """Stopping: wait for the running jobs to end and take their outcomes (``wait_s``: at most that long)."""
+    def _drain_threads(self) -> None:
+        """Stopping: wait for the running jobs to end and take their outcomes (the supervisor's
+        --shutdown-timeout bounds the wait: it kills a worker that outlives it)."""
         runner: ThreadRunner = self._runner
-        done_q = self._threaded_done()
-        deadline = None if wait_s is None else time.monotonic() + wait_s
-        while runner.busy and (deadline is None or time.monotonic() < deadline):
-            self._collect(done_q, wait=0.1)
+        while runner.busy:
+            self._collect(runner.done, wait=0.1)

@@ -120,7 +120,6 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self._order = QueueOrder([q.key for q in self.queues])
         self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
         self._runner: InlineRunner | ThreadRunner = InlineRunner(self) if threads == 1 else ThreadRunner(self, threads)
-        self._in_flight_ids: set[str] = set()
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:

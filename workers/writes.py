@@ -51,8 +51,6 @@ class BatchWrites:
     total_working_time: float
     _shutdown_requested_date: Any
     _runner: Any
-    #: ids of jobs handed to a thread and not yet collected (``--threads``): their held entries stay
-    _in_flight_ids: set[str]
 
     def _flush_with_retry(self) -> None:
         self._with_retry(self._flush)
@@ -118,7 +116,7 @@ class BatchWrites:
         the first ``settled`` (jobs end in held order). Threads: all but the jobs still in flight."""
         if self._runner.threads == 1:
             return self._held[:settled], self._held[settled:]
-        in_flight = self._in_flight_ids
+        in_flight = self._runner.in_flight_ids
         done = [h for h in self._held if h[1] not in in_flight]
         return done, [h for h in self._held if h[1] in in_flight]
 
