@@ -21,7 +21,6 @@ supervisor reads), :meth:`perform` for ``job.perform()`` itself, :meth:`interrup
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import queue
 import signal
@@ -32,6 +31,8 @@ from typing import Any
 
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
+
+from jobs.thread_exceptions import cancel_pending, raise_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +119,6 @@ class _Running:
     raised: bool = False  # an exception was sent into the thread for this job
 
 
-def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
-    """Raise ``exc_type`` in thread ``thread_id`` when it next runs Python code (None: cancel one pending)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc_type) if exc_type else ctypes.c_void_p(0))
-
-
 class ThreadRunner:
     """Up to ``threads`` jobs at once on threads (see the module docstring)."""
 
@@ -199,7 +194,7 @@ class ThreadRunner:
                 with self._lock:
                     running = self._performing.pop(job_id, None)
                     if running is not None and running.raised:
-                        _raise_in(running.thread_id, None)
+                        cancel_pending(running.thread_id)
                 return
             except (JobTimeoutException, JobInterrupted):
                 continue  # it landed after the job returned: the job is over, the value stands
@@ -214,7 +209,7 @@ class ThreadRunner:
             if running is None or running.raised:
                 return running is not None
             running.raised = True
-            _raise_in(running.thread_id, JobInterrupted)
+            raise_in_thread(running.thread_id, JobInterrupted)
             return True
 
     def check(self) -> None:
@@ -226,7 +221,7 @@ class ThreadRunner:
                     running.raised = True
                     log.warning("worker %s: job %s exceeded its timeout of %s s", self._worker.name, job_id,
                                 running.timeout)
-                    _raise_in(running.thread_id, JobTimeoutException)
+                    raise_in_thread(running.thread_id, JobTimeoutException)
 
     def shutdown(self, wait: bool) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
