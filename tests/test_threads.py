@@ -10,7 +10,7 @@ import os
 import signal
 
 import pytest
-from rq import Queue
+from rq import Callback, Queue
 from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 
@@ -139,3 +139,17 @@ def test_burst_and_max_jobs_per_child_with_threads_run_every_job_once(redis_url,
     assert sorted(int(x) for x in runs.read_text().split()) == list(range(30))
     assert all(status(client, i) == JobStatus.FINISHED for i in ids)
     assert queue.started_job_registry.count == 0 and not list(client.scan_iter("jobfleet:held:*"))
+
+
+def test_success_and_failure_callbacks_run_under_their_timeout_on_a_jobs_thread(redis_url, client):
+    # Given a job with an on_success callback and a failing one with an on_failure callback
+    queue = Queue("default", connection=client)
+    ok = queue.enqueue(jobs.square, 7, on_success=Callback(thread_jobs.note_success, timeout=5))
+    bad = queue.enqueue(jobs.fail, "boom", on_failure=Callback(thread_jobs.note_failure, timeout=5))
+    # When a worker with threads runs them (where SIGALRM, RQ's callback timeout, cannot reach)
+    with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST):
+        wait_until(lambda: status(client, ok.id) == JobStatus.FINISHED and status(client, bad.id) == JobStatus.FAILED,
+                   what="both ended")
+    # Then each callback ran with what RQ gives it
+    assert client.get(f"callback:{ok.id}") == b"49"
+    assert client.get(f"callback:{bad.id}").startswith(b"ValueError: boom")

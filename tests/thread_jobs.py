@@ -40,3 +40,13 @@ def sleep_in_c(seconds):
     """One blocking call (time.sleep): an exception sent to its thread lands only when it returns."""
     time.sleep(seconds)
     return "slept"
+
+
+def note_success(job, connection, result, *args, **kwargs):
+    """An on_success callback: it records that it ran, and for which result."""
+    connection.set(f"callback:{job.id}", repr(result))
+
+
+def note_failure(job, connection, exc_type, exc_value, traceback):
+    """An on_failure callback: it records the error it was given."""
+    connection.set(f"callback:{job.id}", f"{exc_type.__name__}: {exc_value}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rq.job import Job
-from rq.timeouts import JobTimeoutException
+from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty
 
 from jobs.thread_exceptions import cancel_pending, raise_in_thread
 
@@ -61,6 +61,11 @@ class InlineRunner:
     @property
     def busy(self) -> int:
         return 0  # the loop waits for nothing: a batch has ended when run_batch returns
+
+    @property
+    def penalty_class(self) -> type[BaseDeathPenalty]:
+        """What times out a job's callbacks: the worker's own (RQ's SIGALRM death penalty)."""
+        return self._worker.death_penalty_class  # type: ignore[no-any-return]
 
     def install(self) -> None:
         """On the main thread (where jobs run): the handler of :data:`INTERRUPT_SIGNAL`."""
@@ -139,6 +144,10 @@ class ThreadRunner:
     @property
     def busy(self) -> int:
         return len(self.in_flight_ids)
+
+    #: What times out a job's callbacks on its thread, where SIGALRM cannot reach: RQ's timer
+    #: penalty, which raises into the thread as the watchdog does.
+    penalty_class: type[BaseDeathPenalty] = TimerDeathPenalty
 
     def install(self) -> None:
         """Nothing to install: interrupts go straight into the job's thread."""

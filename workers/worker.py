@@ -360,7 +360,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
             job.ended_at = now()
             if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
                 mark_ended(job, True)  # as RQ: the callback sees the job finished
-                execute_success_callback(job, self.death_penalty_class, value)
+                execute_success_callback(job, self._runner.penalty_class, value)
             outcome = JobOutcome(job, queue, True, value)
         except ColdShutdown:
             raise  # not the job's failure: it goes back with the batch (workers.rq_entry)
@@ -369,7 +369,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
             job.ended_at = job.ended_at or now()
             mark_ended(job, False)
             try:
-                execute_failure_callback(job, self.death_penalty_class, *exc_info)
+                execute_failure_callback(job, self._runner.penalty_class, *exc_info)
             except BaseException:  # noqa: BLE001 - as RQ: a failing callback is the recorded failure
                 exc_info = sys.exc_info()
             self.handle_exception(job, *exc_info)
