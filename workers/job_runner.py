@@ -65,7 +65,7 @@ class InlineRunner:
     @property
     def penalty_class(self) -> type[BaseDeathPenalty]:
         """What times out a job's callbacks: the worker's own (RQ's SIGALRM death penalty)."""
-        return self._worker.death_penalty_class  # type: ignore[no-any-return]
+        return self._worker.death_penalty_class
 
     def install(self) -> None:
         """On the main thread (where jobs run): the handler of :data:`INTERRUPT_SIGNAL`."""
