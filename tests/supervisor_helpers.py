@@ -30,6 +30,18 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval:
         time.sleep(interval)
 
 
+def job_status(client, job_id: str) -> str:
+    """A job's RQ status, read afresh."""
+    from rq.job import Job
+
+    return Job.fetch(job_id, connection=client).get_status()
+
+
+def running_count(client, key: str) -> int:
+    """How many jobs of ``key`` run now, by their own count (tests/thread_jobs.py, tests/async_jobs.py)."""
+    return int(client.get(f"{key}:running") or 0)
+
+
 def terminate(process: subprocess.Popen) -> None:
     """SIGTERM a process we started, SIGKILL it after 10 s, and always reap it."""
     if process.poll() is None:

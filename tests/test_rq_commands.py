@@ -19,15 +19,11 @@ from rq.command import send_kill_horse_command, send_shutdown_command, send_stop
 from rq.job import Job, JobStatus
 
 from tests import feature_jobs, jobs
-from tests.supervisor_helpers import ROOT, Supervise, terminate, wait_until
+from tests.supervisor_helpers import ROOT, Supervise, job_status, terminate, wait_until
 
 pytestmark = pytest.mark.redis
 
 FAST = ["--host-timeout", "1.5"]
-
-
-def status(client, job_id: str) -> JobStatus:
-    return Job.fetch(job_id, connection=client).get_status()
 
 
 def lines(path: Path) -> list[str]:
@@ -45,14 +41,14 @@ def test_stop_job_interrupts_the_running_job_and_marks_it_stopped(redis_url, cli
         # When RQ's stop-job command is sent for it
         send_stop_job_command(client, job.id)
         # Then it ends at once as stopped, not failed, and is not retried
-        wait_until(lambda: status(client, job.id) == JobStatus.STOPPED, what="the job stopped")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.STOPPED, what="the job stopped")
         stopped = Job.fetch(job.id, connection=client)
         assert stopped.number_of_retries in (0, None)
         assert job.id in queue.failed_job_registry
         assert "interrupted by an RQ command" in stopped.latest_result().exc_string
         # And the worker was not killed: it runs the next job
         after = queue.enqueue(jobs.square, 7)
-        wait_until(lambda: status(client, after.id) == JobStatus.FINISHED, what="the next job ran")
+        wait_until(lambda: job_status(client, after.id) == JobStatus.FINISHED, what="the next job ran")
         assert sup.children() == [child]
     assert lines(marker) == ["begun"]
 
@@ -65,12 +61,12 @@ def test_stop_job_of_a_job_waiting_in_the_batch_means_it_never_starts(redis_url,
     second = queue.enqueue(feature_jobs.sleep_unless_stopped, str(second_marker), 0)
     with Supervise(redis_url, "-n", "1", "--worker-class", "tests.feature_jobs.HoldingWorker", *FAST):
         wait_until(lambda: lines(first_marker) == ["begun"], what="the first job began")
-        assert status(client, second.id) == JobStatus.STARTED  # held by the worker, not run yet
+        assert job_status(client, second.id) == JobStatus.STARTED  # held by the worker, not run yet
         # When the waiting job is stopped
         send_stop_job_command(client, second.id)
         # Then it is stopped without ever running, and the running job finishes
-        wait_until(lambda: status(client, second.id) == JobStatus.STOPPED, what="the second job stopped")
-        wait_until(lambda: status(client, first.id) == JobStatus.FINISHED, what="the first job finished")
+        wait_until(lambda: job_status(client, second.id) == JobStatus.STOPPED, what="the second job stopped")
+        wait_until(lambda: job_status(client, first.id) == JobStatus.FINISHED, what="the first job finished")
     assert lines(second_marker) == []
     assert "before it started" in Job.fetch(second.id, connection=client).latest_result().exc_string
 
@@ -85,9 +81,9 @@ def test_kill_horse_fails_the_running_job_as_rq_does_when_its_horse_dies(redis_u
         # When RQ's kill-horse command is sent to its worker
         send_kill_horse_command(client, Job.fetch(job.id, connection=client).worker_name)
         # Then the job fails (it has no retries left), and the worker lives on
-        wait_until(lambda: status(client, job.id) == JobStatus.FAILED, what="the job failed")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.FAILED, what="the job failed")
         after = queue.enqueue(jobs.square, 3)
-        wait_until(lambda: status(client, after.id) == JobStatus.FINISHED, what="the next job ran")
+        wait_until(lambda: job_status(client, after.id) == JobStatus.FINISHED, what="the next job ran")
 
 
 @pytest.mark.parametrize("strategy", ["default", "round_robin", "random"])
@@ -128,7 +124,7 @@ def test_max_idle_time_ends_the_supervisor_once_its_workers_had_nothing_to_do(re
         # Then it runs the job and exits 0 by itself, its workers gone
         assert sup.wait(timeout=60) == 0
         assert "idle: all workers done" in sup.output()
-    assert status(client, job.id) == JobStatus.FINISHED
+    assert job_status(client, job.id) == JobStatus.FINISHED
 
 
 def _rq_worker(redis_url: str, *args: str) -> subprocess.Popen:
@@ -167,8 +163,8 @@ def test_rq_worker_with_the_batch_worker_class_stops_warm_then_cold_and_loses_no
     finally:
         terminate(worker)
     # Then it exited, and every job it had not finished is back on the queue, to run again
-    assert status(client, long.id) == JobStatus.QUEUED
-    assert all(status(client, j.id) in (JobStatus.QUEUED, JobStatus.FINISHED) for j in rest)
+    assert job_status(client, long.id) == JobStatus.QUEUED
+    assert all(job_status(client, j.id) in (JobStatus.QUEUED, JobStatus.FINISHED) for j in rest)
     assert set(queue.get_job_ids()) >= {long.id}
     assert queue.started_job_registry.count == 0
 

@@ -15,16 +15,12 @@ from rq.job import Callback, Job, JobStatus
 from rq.suspension import resume, suspend
 
 from tests import feature_jobs, jobs
-from tests.supervisor_helpers import Supervise, wait_until
+from tests.supervisor_helpers import Supervise, job_status, wait_until
 from workers.child import worker_class_of
 
 pytestmark = pytest.mark.redis
 
 FAST = ["--host-timeout", "1.5"]
-
-
-def status(client, job_id: str) -> JobStatus:
-    return Job.fetch(job_id, connection=client).get_status()
 
 
 def test_a_job_returning_retry_runs_again_between_batched_plain_jobs(redis_url, client):
@@ -35,8 +31,8 @@ def test_a_job_returning_retry_runs_again_between_batched_plain_jobs(redis_url, 
     after = [queue.enqueue(jobs.square, i).id for i in range(5)]
     with Supervise(redis_url, "-n", "1", *FAST):
         # When a supervised worker runs them
-        wait_until(lambda: status(client, retried.id) == JobStatus.FINISHED, what="the retried job finished")
-        wait_until(lambda: all(status(client, i) == JobStatus.FINISHED for i in before + after),
+        wait_until(lambda: job_status(client, retried.id) == JobStatus.FINISHED, what="the retried job finished")
+        wait_until(lambda: all(job_status(client, i) == JobStatus.FINISHED for i in before + after),
                    what="the plain jobs finished")
         # Then the job ran twice, as under rq worker: one RETRIED result, then its value
         job = Job.fetch(retried.id, connection=client)
@@ -53,7 +49,7 @@ def test_a_failure_callback_that_raises_is_recorded_as_the_jobs_failure(redis_ur
     job = queue.enqueue(jobs.fail, "boom", on_failure=Callback(feature_jobs.broken_failure_callback))
     with Supervise(redis_url, "-n", "1", *FAST):
         # When it runs
-        wait_until(lambda: status(client, job.id) == JobStatus.FAILED, what="the job failed")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.FAILED, what="the job failed")
     # Then, as under rq worker, the recorded failure is the callback's error
     failed = Job.fetch(job.id, connection=client)
     assert "the failure callback broke" in failed.latest_result().exc_string
@@ -76,7 +72,7 @@ def test_a_shutdown_command_stops_a_supervised_worker_warmly_and_the_supervisor_
         assert client.hget(first.key, "shutdown_requested_date")
         # And the new one runs jobs
         job = Queue("default", connection=client).enqueue(jobs.square, 5)
-        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.FINISHED, what="the job finished")
 
 
 def test_rq_suspend_holds_supervised_workers_back_until_rq_resume(redis_url, client):
@@ -89,11 +85,11 @@ def test_rq_suspend_holds_supervised_workers_back_until_rq_resume(redis_url, cli
                        what="the worker suspended")
             # When a job is enqueued, it stays queued
             job = queue.enqueue(jobs.square, 6)
-            assert status(client, job.id) == JobStatus.QUEUED
+            assert job_status(client, job.id) == JobStatus.QUEUED
         finally:
             # When `rq resume` is run, it runs
             resume(client)
-        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.FINISHED, what="the job finished")
 
 
 def test_a_batch_worker_serves_a_job_class_with_its_own_key_prefix(client):
@@ -122,7 +118,7 @@ def test_a_job_with_a_ttl_shorter_than_its_run_is_not_expired_while_it_runs(redi
     job = queue.enqueue(jobs.sleep_then, 2, "done", ttl=1)
     with Supervise(redis_url, "-n", "1", *FAST):
         # When it runs
-        wait_until(lambda: client.exists(job.key) and status(client, job.id) == JobStatus.FINISHED,
+        wait_until(lambda: client.exists(job.key) and job_status(client, job.id) == JobStatus.FINISHED,
                    what="the job finished")
     # Then, as under rq worker, its hash outlived the ttl (persisted when it started), with its result
     assert Job.fetch(job.id, connection=client).return_value() == "done"
@@ -134,7 +130,7 @@ def test_a_supervised_worker_reports_its_total_working_time(redis_url, client):
     job = queue.enqueue(jobs.sleep_then, 0.5, "done")
     with Supervise(redis_url, "-n", "1", *FAST) as sup:
         worker = wait_until(lambda: supervised_workers(client), what="the worker registered")[0]
-        wait_until(lambda: status(client, job.id) == JobStatus.FINISHED, what="the job finished")
+        wait_until(lambda: job_status(client, job.id) == JobStatus.FINISHED, what="the job finished")
         # When the supervisor stops
         sup.signal(signal.SIGTERM)
         assert sup.wait() == 0

@@ -16,19 +16,11 @@ from rq.job import Job, JobStatus
 
 from jobs.rq_format import markers as meta
 from tests import jobs, thread_jobs
-from tests.supervisor_helpers import Supervise, wait_until
+from tests.supervisor_helpers import Supervise, job_status, running_count, wait_until
 
 pytestmark = pytest.mark.redis
 
 FAST = ["--host-timeout", "1.5", "--log-level", "info"]
-
-
-def status(client, job_id: str) -> JobStatus:
-    return Job.fetch(job_id, connection=client).get_status()
-
-
-def running_count(client, key: str) -> int:
-    return int(client.get(f"{key}:running") or 0)
 
 
 def test_one_worker_process_runs_as_many_jobs_at_once_as_it_has_threads(redis_url, client):
@@ -37,7 +29,7 @@ def test_one_worker_process_runs_as_many_jobs_at_once_as_it_has_threads(redis_ur
     ids = [queue.enqueue(thread_jobs.overlap, redis_url, "overlap", 0.3).id for _ in range(12)]
     # When one worker process with 4 threads runs them
     with Supervise(redis_url, "-n", "1", "--threads", "4", *FAST):
-        wait_until(lambda: all(status(client, i) == JobStatus.FINISHED for i in ids), what="all finished")
+        wait_until(lambda: all(job_status(client, i) == JobStatus.FINISHED for i in ids), what="all finished")
     # Then 4 ran at once, never more, and each job's result is in RQ's format
     assert int(client.get("overlap:max")) == 4
     assert Job.fetch(ids[0], connection=client).return_value() == "overlap"
@@ -57,7 +49,7 @@ def test_a_sigkilled_threaded_worker_charges_a_loss_to_each_job_it_was_running_a
         os.kill(first, signal.SIGKILL)
         client.set("killed:gate", 1)  # the re-runs pass straight through
         # Then every job finishes; each running one re-ran with one loss, the waiting ones with none
-        wait_until(lambda: all(status(client, i) == JobStatus.FINISHED for i in running + waiting), timeout=30,
+        wait_until(lambda: all(job_status(client, i) == JobStatus.FINISHED for i in running + waiting), timeout=30,
                    what="all finished")
     assert [Job.fetch(i, connection=client).meta.get(meta.LOSSES) for i in running] == [1, 1, 1]
     assert [Job.fetch(i, connection=client).meta.get(meta.LOSSES) for i in waiting] == [None, None, None]
@@ -71,10 +63,10 @@ def test_a_job_past_its_timeout_fails_in_its_thread_while_its_neighbours_go_on(r
     with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST) as sup:
         child = sup.wait_children(1)[0]
         # When it runs past its timeout
-        wait_until(lambda: status(client, late.id) == JobStatus.FAILED, timeout=30, what="the late job failed")
+        wait_until(lambda: job_status(client, late.id) == JobStatus.FAILED, timeout=30, what="the late job failed")
         # Then it failed with RQ's timeout error, in its thread: the process lives, the neighbour finishes
         assert "JobTimeoutException" in Job.fetch(late.id, connection=client).latest_result().exc_string
-        wait_until(lambda: status(client, neighbour.id) == JobStatus.FINISHED, what="the neighbour finished")
+        wait_until(lambda: job_status(client, neighbour.id) == JobStatus.FINISHED, what="the neighbour finished")
         assert sup.children() == [child]
 
 
@@ -87,10 +79,10 @@ def test_a_job_blocked_past_its_timeout_and_the_grace_is_killed_with_its_process
         wait_until(lambda: running_count(client, "grace") == 1, what="the neighbour running")
         client.set("grace:gate", 1)  # the neighbour's re-run passes straight through
         # When the supervisor kills the process after the timeout and the grace
-        wait_until(lambda: status(client, blocked.id) == JobStatus.FAILED, timeout=30, what="the blocked job failed")
+        wait_until(lambda: job_status(client, blocked.id) == JobStatus.FAILED, timeout=30, what="the blocked job failed")
         # Then the blocked job failed as timed out; the neighbour went back without a loss and finished
         assert "JobTimeoutException" in Job.fetch(blocked.id, connection=client).latest_result().exc_string
-        wait_until(lambda: status(client, neighbour.id) == JobStatus.FINISHED, timeout=30, what="the neighbour finished")
+        wait_until(lambda: job_status(client, neighbour.id) == JobStatus.FINISHED, timeout=30, what="the neighbour finished")
         assert meta.LOSSES not in Job.fetch(neighbour.id, connection=client).meta
         assert "ignored SIGALRM" in sup.output()
 
@@ -121,10 +113,10 @@ def test_stop_job_interrupts_one_thread_and_leaves_the_others_running(redis_url,
         # When one is stopped with RQ's command
         send_stop_job_command(client, stopped.id)
         # Then it ends stopped; the other goes on, and finishes when let through
-        wait_until(lambda: status(client, stopped.id) == JobStatus.STOPPED, what="the job stopped")
-        assert status(client, other.id) == JobStatus.STARTED
+        wait_until(lambda: job_status(client, stopped.id) == JobStatus.STOPPED, what="the job stopped")
+        assert job_status(client, other.id) == JobStatus.STARTED
         client.set("stop:gate", 1)
-        wait_until(lambda: status(client, other.id) == JobStatus.FINISHED, what="the other finished")
+        wait_until(lambda: job_status(client, other.id) == JobStatus.FINISHED, what="the other finished")
 
 
 def test_burst_and_max_jobs_per_child_with_threads_run_every_job_once(redis_url, client, tmp_path):
@@ -137,7 +129,7 @@ def test_burst_and_max_jobs_per_child_with_threads_run_every_job_once(redis_url,
         assert sup.wait(timeout=60) == 0
     # Then every job ran exactly once and finished; nothing is left held or started
     assert sorted(int(x) for x in runs.read_text().split()) == list(range(30))
-    assert all(status(client, i) == JobStatus.FINISHED for i in ids)
+    assert all(job_status(client, i) == JobStatus.FINISHED for i in ids)
     assert queue.started_job_registry.count == 0 and not list(client.scan_iter("jobfleet:held:*"))
 
 
@@ -148,7 +140,7 @@ def test_success_and_failure_callbacks_run_under_their_timeout_on_a_jobs_thread(
     bad = queue.enqueue(jobs.fail, "boom", on_failure=Callback(thread_jobs.note_failure, timeout=5))
     # When a worker with threads runs them (where SIGALRM, RQ's callback timeout, cannot reach)
     with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST):
-        wait_until(lambda: status(client, ok.id) == JobStatus.FINISHED and status(client, bad.id) == JobStatus.FAILED,
+        wait_until(lambda: job_status(client, ok.id) == JobStatus.FINISHED and job_status(client, bad.id) == JobStatus.FAILED,
                    what="both ended")
     # Then each callback ran with what RQ gives it
     assert client.get(f"callback:{ok.id}") == b"49"

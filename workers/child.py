@@ -50,6 +50,7 @@ class ChildConfig:
     max_idle_s: float | None = None
     dequeue_strategy: str = "default"
     threads: int = 1
+    max_async: int = 0
     supervisor_id: str = ""
     parent_pid: int = 0
     log_level: str = "INFO"
@@ -93,7 +94,7 @@ def _build(config: ChildConfig, slot: ChildSlot, counts: Any) -> BatchWorker:
     counting = [] if counts is None else [JobCounter(counts, config.queues)]
     worker = worker_class(list(config.queues), name=config.name, connection=connection,
                           serializer=config.serializer, slot=slot, hooks=[*counting, *hooks.load(config.hooks)],
-                          threads=config.threads, supervisor_id=config.supervisor_id, prepare_for_work=False)
+                          threads=config.threads, max_async=config.max_async, supervisor_id=config.supervisor_id, prepare_for_work=False)
     worker.install_child_signals()
     worker.set_dequeue_strategy(config.dequeue_strategy)
     backoff = Backoff(first=0.2)

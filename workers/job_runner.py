@@ -32,6 +32,7 @@ from typing import Any
 from rq.job import Job
 from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty
 
+from jobs.event_loop import AsyncCall
 from jobs.thread_exceptions import cancel_pending, raise_in_thread
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class InlineRunner:
     """One job at a time on the main thread (see the module docstring)."""
 
     threads = 1
+    #: jobs end in the order they were claimed (the held list's order)
+    in_held_order = True
 
     def __init__(self, worker: Any) -> None:
         self._worker = worker
@@ -127,11 +130,13 @@ class _Running:
 class ThreadRunner:
     """Up to ``threads`` jobs at once on threads (see the module docstring)."""
 
-    def __init__(self, worker: Any, threads: int) -> None:
+    def __init__(self, worker: Any, threads: int, max_async: int = 0) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._worker = worker
         self.threads = threads
+        self.max_async = max_async
+        self._async_calls: dict[str, AsyncCall] = {}  # the coroutine jobs on the loop (workers.async_jobs)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"{worker.name}-job")
         self._lock = threading.Lock()
         self._started: dict[str, _Running] = {}  # begun and not ended: in the slot
@@ -145,9 +150,26 @@ class ThreadRunner:
     def busy(self) -> int:
         return len(self.in_flight_ids)
 
+    in_held_order = False
     #: What times out a job's callbacks on its thread, where SIGALRM cannot reach: RQ's timer
     #: penalty, which raises into the thread as the watchdog does.
     penalty_class: type[BaseDeathPenalty] = TimerDeathPenalty
+
+    def room(self) -> int:
+        """How many jobs the next claim may take: the idle threads, and no more than the free
+        places on the event loop (with ``--max-async``), so no claimed job waits, whatever its kind."""
+        idle_threads = self.threads - (len(self.in_flight_ids) - len(self._async_calls))
+        if not self.max_async:
+            return idle_threads
+        return max(0, min(idle_threads, self.max_async - len(self._async_calls)))
+
+    def started_async(self, job_id: str, call: AsyncCall) -> None:
+        with self._lock:
+            self._async_calls[job_id] = call
+
+    def ended_async(self, job_id: str) -> None:
+        with self._lock:
+            self._async_calls.pop(job_id, None)
 
     def install(self) -> None:
         """Nothing to install: interrupts go straight into the job's thread."""
@@ -210,10 +232,13 @@ class ThreadRunner:
 
     def running_ids(self) -> list[str]:
         with self._lock:
-            return list(self._performing)
+            return list(self._performing) + list(self._async_calls)
 
     def interrupt(self, job_id: str) -> bool:
         with self._lock:
+            call = self._async_calls.get(job_id)
+            if call is not None:
+                return call.interrupt()
             running = self._performing.get(job_id)
             if running is None or running.raised:
                 return running is not None

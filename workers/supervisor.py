@@ -188,7 +188,7 @@ class Supervisor:
                              worker_class=self.config.worker_class, serializer=self.config.serializer,
                              burst=self.config.burst, max_jobs=self.config.max_jobs_per_child,
                              max_idle_s=self.config.max_idle_s, dequeue_strategy=self.config.dequeue_strategy,
-                             threads=self.config.threads, supervisor_id=self.id,
+                             threads=self.config.threads, max_async=self.config.max_async, supervisor_id=self.id,
                              parent_pid=os.getpid(), log_level=self.config.log_level, hooks=self.config.hooks)
         try:
             self.connection.sadd(keys.supervisor_workers(self.id), child.name)

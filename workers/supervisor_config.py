@@ -18,6 +18,8 @@ class SupervisorConfig:
     max_idle_s: float | None = None
     #: Jobs each child runs at once, on threads (1: on its main thread; workers/job_runner.py).
     threads: int = 1
+    #: ``async def`` jobs each child runs at once on its event loop (0: one at a time; workers/async_jobs.py).
+    max_async: int = 0
     #: RQ's dequeue strategy: default, round_robin or random (workers/dequeue_order.py).
     dequeue_strategy: str = "default"
     max_jobs_per_child: int | None = None

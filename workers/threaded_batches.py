@@ -1,7 +1,8 @@
-"""The batch loop of a worker with ``--threads N``: claim for the free threads, run, collect, write.
+"""The batch loop of a worker with ``--threads N`` or ``--max-async M``: claim for the free room, run, collect, write.
 
 The main thread claims at most as many jobs as there are idle threads (so no claimed job waits
-behind a long one: nothing to give back), hands each to a thread, and collects the outcomes as
+behind a long one: nothing to give back), hands each to a thread (an ``async def`` job with
+``--max-async``: to the event loop, :mod:`workers.async_jobs`), and collects the outcomes as
 they end, in any order; it writes them in one transaction per ``batch_window_s``, or when no job
 is left running, exactly as the one-thread loop writes a batch. Only the main thread talks to
 Redis about outcomes; the threads run jobs (and the hooks' ``before_job``).
@@ -20,6 +21,7 @@ from rq.queue import Queue
 
 from jobs.rq_format.unreadable import Unreadable
 
+from .async_jobs import AsyncEnded
 from .hooks import JobOutcome
 from .job_runner import ThreadRunner
 from .writes import Vanished
@@ -48,6 +50,9 @@ class ThreadedBatches:
             if job is None:
                 self._pending.append(Vanished(job_queue))
                 continue
+            if self._is_async(job):  # type: ignore[attr-defined]
+                self._start_async(job, job_queue)  # type: ignore[attr-defined]
+                continue
             job_id = job.job.id if isinstance(job, Unreadable) else job.id
             runner.submit(job_id, self._run_on_thread, job, job_queue, runner.done)
         ended = self._collect(runner.done, wait=POLL_S if not batch and runner.busy else 0.0)
@@ -59,7 +64,7 @@ class ThreadedBatches:
     _last_flush = 0.0
 
     def _run_on_thread(self, job: Job | Unreadable, job_queue: Queue,
-                       done_q: queue.SimpleQueue[tuple[Job | Unreadable, JobOutcome]]) -> None:
+                       done_q: queue.SimpleQueue[tuple[Any, Any]]) -> None:
         try:
             outcome = self._outcome(job, job_queue)  # type: ignore[attr-defined]
         except BaseException as exc:  # noqa: BLE001 - the loop must hear of every job it started
@@ -67,13 +72,15 @@ class ThreadedBatches:
             outcome = JobOutcome(target, job_queue, False, exc_string=f"{type(exc).__name__}: {exc}")
         done_q.put((job, outcome))
 
-    def _collect(self, done_q: queue.SimpleQueue[tuple[Job | Unreadable, JobOutcome]], wait: float) -> int:
+    def _collect(self, done_q: queue.SimpleQueue[tuple[Any, Any]], wait: float) -> int:
         ended = 0
         try:
             job, outcome = done_q.get(timeout=wait) if wait else done_q.get_nowait()
         except queue.Empty:
             return 0
         while True:
+            if isinstance(outcome, AsyncEnded):
+                outcome = self._async_outcome(job, outcome)  # type: ignore[attr-defined]
             self._after_job(job, outcome)
             self._runner.collected(outcome.job.id)  # only now: its held entry is written or pending
             ended += 1

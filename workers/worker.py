@@ -24,32 +24,32 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from typing import Any
 
-from rq.callbacks import execute_failure_callback, execute_success_callback
-from rq.exceptions import DeserializationError
-from rq.job import Job, Retry
+from rq.job import Job
 from rq.queue import Queue
 from rq.utils import now
 from rq.worker import SimpleWorker
 
 from jobs.backends.redis_errors import TRANSIENT_ERRORS
 from jobs.backoff import Backoff
+from jobs.event_loop import JobLoop
 from jobs.remote_errors import store_exception
 from jobs.rq_format import keys, state
 from jobs.rq_format.scripts import DEQUEUE_BATCH, MARK_STARTED, ClaimArgs, ClaimedJob, claimed_rows, skipped_queues
-from jobs.rq_format.settle import mark_ended, needs_rq_settle
-from jobs.rq_format.unreadable import Unreadable, load, payload_failure, payload_reason
-from jobs.rq_format.writes import exc_text, return_strays
+from jobs.rq_format.settle import needs_rq_settle
+from jobs.rq_format.unreadable import Unreadable, load
+from jobs.rq_format.writes import return_strays
 
+from .async_jobs import AsyncJobs
 from .batch_guard import BatchGuard
-from .control import STOPPED_BEFORE_START, RQControl
+from .control import RQControl
 from .dequeue_order import QueueOrder
 from .heartbeat import heartbeat_loop
 from .hooks import Hook, Hooks, JobOutcome
+from .job_outcomes import JobOutcomes
 from .job_runner import MAX_THREADS, InlineRunner, ThreadRunner
 from .rq_entry import ColdShutdown, RQWork
 from .threaded_batches import ThreadedBatches
@@ -74,7 +74,7 @@ class ChildSlot(ctypes.Structure):
                 ("ready", ctypes.c_int)]
 
 
-class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker):
+class BatchWorker(ThreadedBatches, AsyncJobs, JobOutcomes, BatchWrites, RQControl, RQWork, SimpleWorker):
     """RQ ``SimpleWorker`` with batched, crash-accounted dequeue; see the module docstring.
 
     Subclass it for ``--worker-class``; the hooks RQ offers (``job_class``, ``queue_class``,
@@ -95,7 +95,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
     _stop_heartbeat = False
 
     def __init__(self, *args: Any, slot: ChildSlot | None = None, hooks: list[Hook] | None = None,
-                 threads: int = 1, supervisor_id: str = "", **kwargs: Any) -> None:
+                 threads: int = 1, max_async: int = 0, supervisor_id: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # With prepare_for_work=False (no Redis call at construction, so a start while Redis is
         # down does not crash) RQ leaves the fields rq info shows empty: fill them here.
@@ -119,7 +119,9 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self._blocking = BlockingMove(self.connection)
         self._order = QueueOrder([q.key for q in self.queues])
         self.push_exc_handler(store_exception)  # the job's own exception for its caller (jobs.remote_errors)
-        self._runner: InlineRunner | ThreadRunner = InlineRunner(self) if threads == 1 else ThreadRunner(self, threads)
+        self._runner: InlineRunner | ThreadRunner = (
+            InlineRunner(self) if threads == 1 and not max_async else ThreadRunner(self, threads, max_async))
+        self._loop = JobLoop(f"{self.name}-async") if max_async else None  # workers.async_jobs
 
     # -- signals -------------------------------------------------------------------------
     def install_child_signals(self) -> None:
@@ -152,7 +154,7 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self.hooks.worker_started(self)
         self._runner.install()
         idle_since = time.monotonic()
-        run_batch = self._run_batch if self._runner.threads == 1 else self._run_threaded
+        run_batch = self._run_batch if isinstance(self._runner, InlineRunner) else self._run_threaded
         try:
             while not self._stop_requested:
                 try:
@@ -191,6 +193,8 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self._settle(cold)
         if isinstance(self._runner, ThreadRunner):
             self._runner.shutdown(wait=not cold)
+        if self._loop is not None:
+            self._loop.close()
         self._wakeup.close()
         self._blocking.close()
         self._stop_heartbeat = True
@@ -251,13 +255,13 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
 
     # -- dequeue -------------------------------------------------------------------------
     def _batch_size(self) -> int:
-        if self._runner.threads > 1:
-            return self._limit  # one job per idle thread: none waits behind a long one
+        if isinstance(self._runner, ThreadRunner):
+            return self._limit  # one job per idle thread (or loop place): none waits behind a long one
         return max(1, min(self.batch_max, int(self.batch_window_s / max(self._avg_job_s, 1e-6))))
 
     def _room(self, max_jobs: int | None, done: int) -> int:
         """How many jobs the next claim may take: the idle threads (one thread: a whole batch), within ``max_jobs``."""
-        room = self.batch_max if self._runner.threads == 1 else self._runner.threads - self._runner.busy
+        room = self.batch_max if isinstance(self._runner, InlineRunner) else self._runner.room()
         return room if max_jobs is None else min(room, max_jobs - done - self._runner.busy)
 
     _limit = 1
@@ -335,49 +339,8 @@ class BatchWorker(ThreadedBatches, BatchWrites, RQControl, RQWork, SimpleWorker)
         self._held = held
         return batch
 
-    # -- running -------------------------------------------------------------------------
-    def _outcome(self, job: Job | Unreadable, queue: Queue) -> JobOutcome:
-        if isinstance(job, Unreadable):
-            return JobOutcome(job.job, queue, False, exc_string=job.exc_string, failure=job.failure)
-        if self._stopped_before_start(job.id):
-            return JobOutcome(job, queue, False, exc_string=STOPPED_BEFORE_START)
-        return self._perform(job, queue)
-
+    # -- running (the job itself: workers.job_outcomes) --------------------------------
     def _settled_by_rq(self, job: Job | Unreadable, outcome: JobOutcome) -> bool:
         """Jobs RQ's own methods settle (:mod:`jobs.rq_format.settle`), and a stopped job (status ``stopped``)."""
         return not isinstance(job, Unreadable) and (
             needs_rq_settle(job, outcome.value, self.default_result_ttl) or self._stopped_job_id == job.id)
-
-    def _perform(self, job: Job, queue: Queue) -> JobOutcome:
-        """Run one job under its timeout and with its callbacks (where: :mod:`workers.job_runner`)."""
-        self.hooks.before_job(self, job)
-        job.started_at = now()
-        began = time.monotonic()
-        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-        self._runner.begin(job, timeout)
-        try:
-            value = self._runner.perform(job, timeout)
-            job.ended_at = now()
-            if not isinstance(value, Retry):  # RQ runs no success callback for a returned Retry
-                mark_ended(job, True)  # as RQ: the callback sees the job finished
-                execute_success_callback(job, self._runner.penalty_class, value)
-            outcome = JobOutcome(job, queue, True, value)
-        except ColdShutdown:
-            raise  # not the job's failure: it goes back with the batch (workers.rq_entry)
-        except BaseException:  # noqa: BLE001 - even sys.exit() in a job is the job's failure, as in RQ
-            exc_info = sys.exc_info()
-            job.ended_at = job.ended_at or now()
-            mark_ended(job, False)
-            try:
-                execute_failure_callback(job, self._runner.penalty_class, *exc_info)
-            except BaseException:  # noqa: BLE001 - as RQ: a failing callback is the recorded failure
-                exc_info = sys.exc_info()
-            self.handle_exception(job, *exc_info)
-            outcome = JobOutcome(job, queue, False, exc_string=exc_text(exc_info))
-            if isinstance(exc_info[1], DeserializationError):
-                outcome.failure = payload_failure(job, exc_info[1])
-                outcome.exc_string += "\n" + payload_reason(outcome.failure)
-        finally:
-            self._runner.end(job)
-        outcome.duration_s = time.monotonic() - began
-        return outcome

@@ -113,8 +113,8 @@ class BatchWrites:
 
     def _split_held(self, settled: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """The held entries the ``settled`` pending outcomes stand for, and the others. One thread:
-        the first ``settled`` (jobs end in held order). Threads: all but the jobs still in flight."""
-        if self._runner.threads == 1:
+        the first ``settled`` (jobs end in held order). Threads, coroutines: all but the jobs still in flight."""
+        if self._runner.in_held_order:
             return self._held[:settled], self._held[settled:]
         in_flight = self._runner.in_flight_ids
         done = [h for h in self._held if h[1] not in in_flight]
@@ -123,7 +123,7 @@ class BatchWrites:
     def _settle(self, cold: bool = False) -> None:
         """On the way out: wait for the threads' jobs (unless ``cold``), write what finished, put
         back what did not run, deregister."""
-        if self._runner.threads > 1 and not cold:
+        if self._runner.busy and not cold:
             self._drain_threads()  # type: ignore[attr-defined]
         for attempt in range(5):
             try:

@@ -23,7 +23,7 @@ from benchmarks.harness import DOCS, private_redis, table
 from benchmarks.peers.apps.common import URL_ENV
 from benchmarks.peers.report import matrix, plot, spread, target_rows
 from benchmarks.peers.rounds import FULL, QUICK, RoundFailed, Sample, Sizes, one_round
-from benchmarks.peers.systems import BY_KEY, SYSTEMS, System, interpreter, jobfleet_threads_option
+from benchmarks.peers.systems import BY_KEY, SYSTEMS, System, interpreter, jobfleet_concurrency_options
 
 
 def _load() -> str:
@@ -92,7 +92,7 @@ def _rounds(pythons: dict[System, str], sizes: Sizes, failures: dict[System, str
 
 
 def _report(results: dict[System, list[Sample]], failures: dict[System, str], sizes: Sizes, plot_to: Path) -> None:
-    threads = jobfleet_threads_option()
+    threads = jobfleet_concurrency_options()
     labels = {s: s.label + (f" `{' '.join(threads)}`" if s.is_jobfleet and threads else "") for s in SYSTEMS}
     print(f"sizes: W1 {sizes.noop:,} jobs, W2 {sizes.latency} single jobs per round (percentiles pool the "
           f"rounds), W3 and W4 {sizes.sleep} jobs of 10 ms, {sizes.rounds} round(s)\n")

@@ -22,9 +22,10 @@ from benchmarks.harness import ROOT, child_env, supervise_command
 from benchmarks.peers.apps.common import QUEUE
 
 APPS = "benchmarks.peers.apps"
-# jobfleet's rounds run with `workers supervise --threads N` when this checkout has it (W3 is the
-# figure it is for; the same workers serve every workload of a round).
+# jobfleet's rounds run with `workers supervise --threads N --max-async M` when this checkout has
+# them (W3 and W4 are the figures they are for; the same workers serve every workload of a round).
 JOBFLEET_THREADS = int(os.environ.get("JOBFLEET_PEERS_THREADS", "8"))  # 1: the one-thread workers
+JOBFLEET_MAX_ASYNC = int(os.environ.get("JOBFLEET_PEERS_MAX_ASYNC", "100"))  # 0: async jobs one at a time
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,20 @@ class System:
 
 
 @functools.lru_cache(maxsize=None)
-def jobfleet_threads_option() -> tuple[str, ...]:
-    """``("--threads", "8")`` when this checkout's ``workers supervise`` has ``--threads``, else ``()``."""
+def jobfleet_concurrency_options() -> tuple[str, ...]:
+    """``--threads N --max-async M`` as far as this checkout's ``workers supervise`` has them and they are asked for."""
     done = subprocess.run([sys.executable, "-m", "workers", "supervise", "--help"], capture_output=True,
                           text=True, timeout=60, env=child_env(), cwd=ROOT)
-    return ("--threads", str(JOBFLEET_THREADS)) if "--threads" in done.stdout and JOBFLEET_THREADS > 1 else ()
+    options: tuple[str, ...] = ()
+    if "--threads" in done.stdout and JOBFLEET_THREADS > 1:
+        options += ("--threads", str(JOBFLEET_THREADS))
+    if "--max-async" in done.stdout and JOBFLEET_MAX_ASYNC > 0:
+        options += ("--max-async", str(JOBFLEET_MAX_ASYNC))
+    return options
 
 
 def _jobfleet(python: str, url: str) -> list[list[str]]:
-    return [[python, *supervise_command(url, 2, "--queue", QUEUE, *jobfleet_threads_option())[1:]]]
+    return [[python, *supervise_command(url, 2, "--queue", QUEUE, *jobfleet_concurrency_options())[1:]]]
 
 
 def _rq(python: str, url: str) -> list[list[str]]:
