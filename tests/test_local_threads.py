@@ -15,8 +15,7 @@ import pytest
 
 import jobs
 from tests.jobs import square
-from tests.local_thread_jobs import (async_block, async_count, async_fail, async_sleep, async_square, report_as,
-                                     sleep_pid, spin, touch_after)
+from tests.local_thread_jobs import async_block, async_count, async_fail, async_sleep, async_square, report_as, sleep_pid, spin, touch_after
 
 
 def _local_workers() -> list[multiprocessing.Process]:

@@ -86,7 +86,9 @@ class LocalBackend(Backend):
             return False
         while isinstance(func, functools.partial):
             func = func.func
-        return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None))
+        if inspect.iscoroutinefunction(func):
+            return True
+        return not inspect.isroutine(func) and inspect.iscoroutinefunction(type(func).__call__)  # an async __call__
 
     # -- submitting -----------------------------------------------------------------------
 

@@ -43,8 +43,22 @@ from ..event_loop import AsyncTimeout, JobLoop
 from ..progress import Progress, Throttle, set_local_sink
 from ..remote_errors import dumps_exception
 from ..thread_exceptions import cancel_pending, raise_in_thread
-from .local_child import (FLUSH_INTERVAL, PARENT_CHECK_INTERVAL, TIMEOUT_MESSAGE, CallItem, JobTimeoutError, Kind,
-                          Outcome, ProgressItem, RemoteError, ResultItem, _error, _run_call, _run_chunk, _send)
+from .local_child import (
+    FLUSH_INTERVAL,
+    PARENT_CHECK_INTERVAL,
+    TIMEOUT_MESSAGE,
+    CallItem,
+    JobTimeoutError,
+    Kind,
+    Outcome,
+    ProgressItem,
+    RemoteError,
+    ResultItem,
+    _error,
+    _run_call,
+    _run_chunk,
+    _send,
+)
 
 __all__ = ["concurrent_main", "TIMEOUT_GRACE", "WATCH_INTERVAL"]
 
