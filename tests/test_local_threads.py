@@ -14,7 +14,7 @@ import time
 import pytest
 
 import jobs
-from tests.jobs import square
+from tests.jobs import kill_own_process, square
 from tests.local_thread_jobs import async_block, async_count, async_fail, async_sleep, async_square, report_as, sleep_pid, spin, touch_after
 
 
@@ -149,6 +149,19 @@ def test_a_sigkilled_async_worker_charges_each_running_coroutine_one_loss():
             with pytest.raises(jobs.JobLost):
                 call.result(timeout=30)
         assert [c.result(timeout=30) for c in waiting] == [0, 1]
+
+
+def test_a_poison_call_runs_alone_after_it_killed_a_worker_so_its_thread_mates_are_charged_once():
+    with jobs.Queue("local://1?threads=4") as q:
+        # Given three calls allowed two losses, sharing a process with a
+        # call that kills every worker that runs it (three losses allowed)
+        good = [q.enqueue_call(sleep_pid, (1.0, i), max_losses=2) for i in range(3)]
+        poison = q.enqueue_call(kill_own_process, max_losses=3)
+        # Then the poison call ends lost after running alone twice more
+        with pytest.raises(jobs.JobLost, match="lost 3 times"):
+            poison.result(timeout=30)
+        # And the others, charged for the first death only, finish
+        assert [c.result(timeout=30)[1] for c in good] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("url", ["local://2?threads=4", "local://2?max_async=8", "local://1?threads=3&max_async=3"])

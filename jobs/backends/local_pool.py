@@ -14,7 +14,8 @@ With ``threads`` or ``max_async`` (``local://N?threads=T&max_async=M``) each wor
 call it receives at once (:mod:`jobs.backends.local_concurrent`): the dispatcher sends a worker
 only the calls it has room for (T on threads, M on its event loop), first come first sent, so
 nothing waits behind a running call and nothing is stolen; a dead worker is charged one loss
-for each call it was running (its shared array of running calls).
+for each call it was running (its shared array of running calls), and a call that killed a
+worker then runs alone, so its next death charges no other call.
 
 Callers never touch the processes: they append to ``pending`` and wait on ``done``.
 """

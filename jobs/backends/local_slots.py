@@ -61,7 +61,7 @@ class Slot:
     """A worker process, the pipe to it, and what it holds."""
 
     __slots__ = ("process", "conn", "current", "started", "claims", "next_ticket", "inflight",
-                 "threads", "max_async", "sync_n", "async_n")
+                 "threads", "max_async", "sync_n", "async_n", "alone")
 
     def __init__(self, process: Any, conn: Any, current: Any, started: Any, claims: Claims | None,
                  threads: int = 1, max_async: int = 0) -> None:
@@ -72,19 +72,27 @@ class Slot:
         self.inflight: dict[int, Task] = {}
         self.threads, self.max_async = threads, max_async
         self.sync_n = self.async_n = 0  # calls in flight on threads, and on the event loop
+        self.alone = False  # it runs a call that killed a worker: nothing else may share its death
 
     @property
     def concurrent(self) -> bool:
         return self.claims is None
 
     def has_room(self, task: Task) -> bool:
-        """Whether a concurrent worker can start ``task`` at once (its threads or its loop)."""
+        """Whether a concurrent worker can start ``task`` at once (its threads or its loop).
+
+        A call that killed a worker runs alone, as on a sequential worker: were it to kill this
+        one too, the calls sharing the process would be charged a loss each.
+        """
+        if self.alone or (task.losses and self.inflight):
+            return False
         if task.is_async:
             return self.async_n < self.max_async
         return self.sync_n < self.threads
 
     def hold(self, task: Task) -> None:
         self.inflight[task.seq] = task
+        self.alone = self.alone or task.losses > 0
         if task.is_async:
             self.async_n += 1
         else:
@@ -93,6 +101,8 @@ class Slot:
     def pop(self, seq: int) -> Task:
         """The call ``seq`` ended (or was taken back): it no longer takes room."""
         task = self.inflight.pop(seq)
+        if task.losses:
+            self.alone = False
         if task.is_async:
             self.async_n -= 1
         else:
