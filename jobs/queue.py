@@ -47,7 +47,8 @@ class Queue:
         if isinstance(target, LocalTarget):
             from .backends.local import LocalBackend
 
-            self._backend = LocalBackend(target.processes, serializer=self._serializer)
+            self._backend = LocalBackend(target.processes, serializer=self._serializer, threads=target.threads,
+                                         max_async=target.max_async)
         elif target.fake:
             from .backends.fakeredis import FakeRedisBackend
 

@@ -4,6 +4,9 @@ Valid schemes::
 
     local://            one worker process per CPU on this machine (the embedded default)
     local://N           N worker processes
+    local://N?threads=T&max_async=M
+                        each process runs T calls at once on threads and up to M ``async def``
+                        calls at once on one event loop (jobs.backends.local_concurrent)
     redis://[[user]:password@]host[:port][/db][?socket_timeout=5&...]
     rediss://...        the same over TLS (ssl_ca_certs=, ssl_cert_reqs=, ssl_certfile=, ...)
     unix:///path/to/redis.sock[?db=0]
@@ -29,6 +32,7 @@ import redis
 
 from . import sentinel
 from .errors import ConfigError
+from .event_loop import MAX_ASYNC
 from .url_options import check_options
 
 __all__ = ["LocalTarget", "RedisTarget", "parse", "redact", "connect", "SCHEMES", "DEFAULT_SOCKET_TIMEOUT"]
@@ -40,14 +44,20 @@ _SCHEMES_TEXT = ("local://[N], redis://host:port/db, rediss://host:port/db, unix
 DEFAULT_SOCKET_TIMEOUT = 5.0
 #: More local worker processes than this is certainly a typo.
 MAX_LOCAL_PROCESSES = 1024
+#: Most threads a local worker process may run calls on (as ``workers supervise --threads``).
+MAX_LOCAL_THREADS = 64
 _SECRET_QUERY_KEYS = {"password", "ssl_password"}
 
 
 @dataclass(frozen=True)
 class LocalTarget:
-    """``local://N``: N worker processes on this machine."""
+    """``local://N?threads=T&max_async=M``: N worker processes on this machine, each running up
+    to T calls at once on threads and M ``async def`` calls at once on one event loop (T=1, M=0:
+    one call at a time, the fastest for CPU-bound calls)."""
 
     processes: int
+    threads: int = 1
+    max_async: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ def parse(url: str | None) -> LocalTarget | RedisTarget:
     if not sep or scheme not in SCHEMES:
         raise ConfigError(f"unsupported queue URL {redact(url)!r}: valid schemes are {_SCHEMES_TEXT}")
     if scheme == "local":
-        return LocalTarget(_local_processes(url, rest))
+        path, _, query = rest.partition("?")
+        return LocalTarget(_local_processes(url, path), *_local_options(url, query))
     if scheme == "fakeredis":
         return RedisTarget(url)
     clean, _ = sentinel.split_durability(url, redact(url))
@@ -124,6 +135,21 @@ def _local_processes(url: str, rest: str) -> int:
             f"with N a whole number from 1 to {MAX_LOCAL_PROCESSES}"
         )
     return int(text)
+
+
+def _local_options(url: str, query: str) -> tuple[int, int]:
+    """``threads`` and ``max_async`` of a local URL's query (1 and 0 when absent)."""
+    bounds = {"threads": (1, MAX_LOCAL_THREADS), "max_async": (0, MAX_ASYNC)}
+    values = {"threads": 1, "max_async": 0}
+    for key, text in parse_qsl(query, keep_blank_values=True):
+        if key not in bounds:
+            raise ConfigError(f"bad local URL {url!r}: unknown option {key!r}; write local://N?threads=T "
+                              f"(T from 1 to {MAX_LOCAL_THREADS}) and/or max_async=M (M from 0 to {MAX_ASYNC})")
+        low, high = bounds[key]
+        if not (text.isascii() and text.isdigit()) or not (low <= int(text) <= high):
+            raise ConfigError(f"bad local URL {url!r}: write {key}=K with K a whole number from {low} to {high}")
+        values[key] = int(text)
+    return values["threads"], values["max_async"]
 
 
 def _check_redis_url(url: str) -> None:

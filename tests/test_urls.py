@@ -13,6 +13,11 @@ from jobs.urls import LocalTarget, RedisTarget, parse, redact
 @pytest.mark.parametrize("url, expected", [
     ("local://", LocalTarget(os.cpu_count() or 1)),
     ("local://3", LocalTarget(3)),
+    ("local://2?threads=8", LocalTarget(2, threads=8)),
+    ("local://2?max_async=100", LocalTarget(2, max_async=100)),
+    ("local://2?threads=4&max_async=50", LocalTarget(2, threads=4, max_async=50)),
+    ("local://?threads=8", LocalTarget(os.cpu_count() or 1, threads=8)),
+    ("local://1?threads=64&max_async=10000", LocalTarget(1, threads=64, max_async=10000)),
     ("redis://localhost:6379/0", RedisTarget("redis://localhost:6379/0")),
     ("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none", RedisTarget("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none")),
     ("unix:///tmp/redis.sock?db=1", RedisTarget("unix:///tmp/redis.sock?db=1")),
@@ -31,6 +36,24 @@ def test_bad_urls_are_config_errors_listing_the_schemes(url):
         jobs.Queue(url)
     text = str(caught.value)
     assert "local://" in text or "redis" in text
+
+
+@pytest.mark.parametrize("url, message", [
+    ("local://2?thread=8", "bad local URL 'local://2?thread=8': unknown option 'thread'; write local://N?threads=T"),
+    ("local://2?threads=0", "write threads=K with K a whole number from 1 to 64"),
+    ("local://2?threads=65", "write threads=K with K a whole number from 1 to 64"),
+    ("local://2?threads=two", "write threads=K with K a whole number from 1 to 64"),
+    ("local://2?threads=", "write threads=K with K a whole number from 1 to 64"),
+    ("local://2?max_async=-1", "write max_async=K with K a whole number from 0 to 10000"),
+    ("local://2?max_async=10001", "write max_async=K with K a whole number from 0 to 10000"),
+    ("local://0?threads=2", "write local:// (one process per CPU) or local://N"),
+])
+def test_bad_local_options_are_config_errors_saying_what_to_write(url, message):
+    # Given a local URL with a misspelt or out-of-range option
+    with pytest.raises(jobs.ConfigError) as caught:
+        jobs.Queue(url)
+    # Then the one-line message says what to write
+    assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("url, shown", [

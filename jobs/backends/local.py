@@ -4,6 +4,10 @@ Unlike ``multiprocessing.Pool`` (which hangs for ever when a worker is SIGKILLed
 cpython#96062), a dead worker is replaced and its job re-run, up to ``max_losses`` times, then
 the job ends with :class:`jobs.JobLost`.
 
+``local://N?threads=T&max_async=M`` runs up to T calls at once in each process on threads and up
+to M ``async def`` calls at once on one event loop per process, for I/O-bound calls
+(:mod:`jobs.backends.local_concurrent`); a call is marked async here, from its function.
+
 Job records live as long as a :class:`jobs.Job` handle refers to them (or until they end, for
 jobs nobody holds): a long-lived queue does not grow without bound.
 """
@@ -11,6 +15,8 @@ jobs nobody holds): a long-lived queue does not grow without bound.
 from __future__ import annotations
 
 import atexit
+import functools
+import inspect
 import itertools
 import os
 import queue as queue_module
@@ -58,20 +64,31 @@ def _terminate_at_exit() -> None:
 class LocalBackend(Backend):
     """Jobs in worker processes of ``multiprocessing``; see the module docstring."""
 
-    def __init__(self, processes: int, serializer: Any) -> None:
+    def __init__(self, processes: int, serializer: Any, threads: int = 1, max_async: int = 0) -> None:
         self._serializer = serializer
-        self._processes = processes
+        self._processes, self._threads, self._max_async = processes, threads, max_async
         self._prefix = f"local-{os.getpid()}-{id(self):x}-"
         self._seq = itertools.count(1)
         self._tasks: weakref.WeakValueDictionary[int, Task] = weakref.WeakValueDictionary()
         self._named: weakref.WeakValueDictionary[str, Task] = weakref.WeakValueDictionary()  # job_id= ids
         self._func_cache: dict[Any, bytes] = {}
-        self._pool = ProcessPool(processes, serializer)
+        self._pool = ProcessPool(processes, serializer, threads=threads, max_async=max_async)
         self._schedules = LocalSchedules(lambda spec: self.submit(spec.func, spec.args, spec.kwargs, JobOptions()))
         _live_backends.add(self)
 
     def __repr__(self) -> str:
-        return f"<LocalBackend processes={self._processes}>"
+        return f"<LocalBackend processes={self._processes} threads={self._threads} max_async={self._max_async}>"
+
+    def _is_async(self, func: Callable[..., Any]) -> bool:
+        """Whether ``func``'s calls go to its worker's event loop (only with ``max_async``): the
+        parent counts them against that bound, so it must know before it sends them."""
+        if not self._max_async:
+            return False
+        while isinstance(func, functools.partial):
+            func = func.func
+        if inspect.iscoroutinefunction(func):
+            return True
+        return not inspect.isroutine(func) and inspect.iscoroutinefunction(type(func).__call__)  # an async __call__
 
     # -- submitting -----------------------------------------------------------------------
 
@@ -119,6 +136,7 @@ class LocalBackend(Backend):
         job_id = options.job_id or f"{self._prefix}{seq}"
         task = Task(seq, Kind.CALL, blob, payload, timeout=options.timeout,
                     max_losses=options.max_losses or DEFAULT_MAX_LOSSES, retries=options.retries, options=options)
+        task.is_async = self._is_async(func)
         self._tasks[seq] = task
         if options.job_id is not None:
             self._named[job_id] = task
@@ -205,7 +223,10 @@ class LocalBackend(Backend):
         deadline = None if call.timeout is None else time.monotonic() + call.timeout
         blob = self._function_blob(call.func)
         values = call.items
-        chunksize = call.chunksize or _pool_chunksize(len(values), self._processes)
+        is_async = self._is_async(call.func)  # a chunk is one async call: its items awaited in turn
+        # about four chunks per call a worker runs at once, so the threads or the loop are used
+        width = self._processes * (self._max_async if is_async else self._threads)
+        chunksize = call.chunksize or _pool_chunksize(len(values), width)
         listener: queue_module.SimpleQueue[Task] | None = None if ordered else queue_module.SimpleQueue()
         kind = Kind.STARCHUNK if call.star else Kind.CHUNK
         tasks = []
@@ -213,6 +234,7 @@ class LocalBackend(Backend):
             chunk = values[start:start + chunksize]
             payload = check_dumps(self._serializer, chunk, f"item(s) {start}-{start + len(chunk) - 1} of the map")
             tasks.append(Task(next(self._seq), kind, blob, payload, listener=listener, first_index=start, size=len(chunk)))
+            tasks[-1].is_async = is_async
         self._pool.submit_many(tasks)
         # chunk by chunk, flattened in C: a per-item generator step costs a third of a tiny map
         return itertools.chain.from_iterable(self._collect(tasks, listener, deadline))
@@ -262,8 +284,8 @@ class LocalBackend(Backend):
         self._pool.terminate()
 
 
-def _pool_chunksize(n_items: int, processes: int) -> int:
-    """``Pool.map``'s default: about four chunks per worker."""
-    chunksize, extra = divmod(n_items, processes * 4)
+def _pool_chunksize(n_items: int, workers: int) -> int:
+    """``Pool.map``'s default: about four chunks per worker (a thread or an async slot counts as one)."""
+    chunksize, extra = divmod(n_items, workers * 4)
     return max(1, chunksize + (1 if extra else 0))
 

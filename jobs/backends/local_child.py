@@ -13,12 +13,16 @@ one when another worker is idle (see ``ProcessPool._steal``), so no call waits b
 one. The claim of the next call comes *before* the results of the previous one are sent: the
 parent never sees a batch as settled while the child could still claim from it.
 
+An ``async def`` function's coroutine is run here with ``asyncio.run``, one at a time (with
+``?max_async=`` it goes to a concurrent worker's event loop instead, :mod:`.local_concurrent`).
+
 The child ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides), and
 exits when its pipe closes or its parent goes away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import pickle
@@ -26,6 +30,7 @@ import signal
 import sys
 import time
 import traceback
+import types
 from typing import Any, NamedTuple
 
 from ..progress import Progress, Throttle, set_local_sink
@@ -134,8 +139,12 @@ class JobTimeoutError(Exception):
     """The job ran past the timeout it was enqueued with."""
 
 
+#: What a call that ran past its timeout fails with, on every kind of worker.
+TIMEOUT_MESSAGE = "the job ran past its timeout and was stopped"
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
-    raise JobTimeoutError("the job ran past its timeout and was stopped")
+    raise JobTimeoutError(TIMEOUT_MESSAGE)
 
 
 def _error(exc: BaseException, index: int | None = None) -> RemoteError:
@@ -146,6 +155,8 @@ def _run_call(func: Any, payload: bytes, loads: Any, dumps: Any) -> tuple[Outcom
     args, kwargs = loads(payload)
     try:
         value = func(*args, **kwargs)
+        if type(value) is types.CoroutineType:  # an async def job: as RQ runs it
+            value = asyncio.run(value)
     except BaseException as exc:  # noqa: BLE001 - the job's own failure, reported to the parent
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -161,7 +172,8 @@ def _run_chunk(func: Any, payload: bytes, loads: Any, dumps: Any, star: bool) ->
     results = []
     for index, item in enumerate(items):
         try:
-            results.append(func(*item) if star else func(item))
+            value = func(*item) if star else func(item)
+            results.append(asyncio.run(value) if type(value) is types.CoroutineType else value)
         except BaseException as exc:  # noqa: BLE001 - reported with the item's index
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -205,7 +217,7 @@ def _send(conn: Any, done: list[ResultItem]) -> None:
     conn.send_bytes(pickle.dumps(done, pickle.HIGHEST_PROTOCOL))
 
 
-def child_main(conn: Any, current: Any, started: Any, claims: Claims, serializer: Any, parent_pid: int) -> None:
+def child_main(conn: Any, current: Any, started: Any, serializer: Any, parent_pid: int, claims: Claims) -> None:
     """Run batches until the pipe closes or a ``None`` batch asks us to stop.
 
     A batch is ``(first ticket, [CallItem, ...])``; the calls' tickets follow on from the first.

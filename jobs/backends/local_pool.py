@@ -10,6 +10,13 @@ taken back and given to the idle one (``_steal``), so a long call never holds ba
 (``tests/test_prefetch.py``: ``imap_unordered`` of one 3-second call and 40 short ones finished
 the short ones behind the long one before).
 
+With ``threads`` or ``max_async`` (``local://N?threads=T&max_async=M``) each worker runs every
+call it receives at once (:mod:`jobs.backends.local_concurrent`): the dispatcher sends a worker
+only the calls it has room for (T on threads, M on its event loop), first come first sent, so
+nothing waits behind a running call and nothing is stolen; a dead worker is charged one loss
+for each call it was running (its shared array of running calls), and a call that killed a
+worker then runs alone, so its next death charges no other call.
+
 Callers never touch the processes: they append to ``pending`` and wait on ``done``.
 """
 
@@ -25,77 +32,17 @@ from collections import deque
 from multiprocessing.connection import wait as wait_for_ready
 from typing import Any
 
-from ..progress import Progress
-from ..rq_format.markers import DEFAULT_MAX_LOSSES
-from ..status import ENDED, JobStatus
-from .local_child import CallItem, Claims, Kind, Outcome, ProgressItem, ResultItem, child_main
+from ..status import JobStatus
+from .local_child import CallItem, Claims, Outcome, ProgressItem, ResultItem, child_main
+from .local_concurrent import concurrent_main
 from .local_due import NOT_SENT, DueCalls
+from .local_slots import Slot, Task
+
+__all__ = ["ProcessPool", "Task"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 256
-
-
-class Task:
-    """One call (or one chunk of a map) and, once it ends, its outcome."""
-
-    __slots__ = ("seq", "kind", "func_blob", "payload", "timeout", "state", "outcome", "data",
-                 "losses", "max_losses", "retries", "options", "listener", "first_index", "size", "slot", "progress",
-                 "ticket", "__weakref__")
-
-    def __init__(self, seq: int, kind: Kind, func_blob: bytes, payload: bytes, timeout: float | None = None,
-                 max_losses: int = DEFAULT_MAX_LOSSES, retries: int = 0, options: Any = None,
-                 listener: Any = None, first_index: int = 0, size: int = 1) -> None:
-        self.seq, self.kind, self.func_blob, self.payload, self.timeout = seq, kind, func_blob, payload, timeout
-        self.state: JobStatus = JobStatus.QUEUED
-        self.outcome: Outcome | None = None
-        self.data: Any = None  # outcome data: result bytes, error tuple or a reason
-        self.losses, self.max_losses, self.retries, self.options = 0, max_losses, retries, options
-        self.listener, self.first_index, self.size = listener, first_index, size  # size: items carried
-        self.slot: _Slot | None = None
-        self.progress: Progress | None = None  # the call's last report_progress, sent by its worker
-        self.ticket = -1  # its place in its worker's batch (see local_child.Claims)
-
-    def running(self) -> bool:
-        """Sent to a worker *and* begun there (a prefetched call waits in the worker's pipe)."""
-        slot = self.slot
-        return self.state == JobStatus.STARTED and slot is not None and slot.started.value >= self.seq
-
-    def ended(self) -> bool:
-        return self.state in ENDED
-
-
-class _Slot:
-    """A worker process, the pipe to it, and what it holds."""
-
-    __slots__ = ("process", "conn", "current", "started", "claims", "next_ticket", "inflight")
-
-    def __init__(self, process: Any, conn: Any, current: Any, started: Any, claims: Claims) -> None:
-        # current: the call running now (0 when idle); started: the last call begun
-        self.process, self.conn, self.current, self.started = process, conn, current, started
-        self.claims, self.next_ticket = claims, 0
-        self.inflight: dict[int, Task] = {}
-
-    def take_back_unstarted(self) -> list[Task]:
-        """The calls this worker holds but has not begun, taken back (it will skip them), in order.
-
-        Only while it runs one of its calls: the claimed ticket is then one of ``inflight``, so
-        the child cannot report its batch as done before it saw the new limit.
-        """
-        if not self.inflight or not self.claims.lock.acquire(timeout=0.05):  # a child killed holding it
-            return []
-        try:
-            claimed = self.claims.claimed.value
-            if not any(t.ticket == claimed for t in self.inflight.values()):
-                return []
-            taken = sorted((t for t in self.inflight.values() if t.ticket > claimed), key=lambda t: t.ticket)
-            if taken:
-                self.claims.limit.value = claimed + 1
-        finally:
-            self.claims.lock.release()
-        for task in taken:
-            del self.inflight[task.seq]
-        return taken
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -107,12 +54,14 @@ def _describe_exit(exitcode: int | None) -> str:
 class ProcessPool:
     """``processes`` worker processes fed by one dispatcher thread."""
 
-    def __init__(self, processes: int, serializer: Any) -> None:
+    def __init__(self, processes: int, serializer: Any, threads: int = 1, max_async: int = 0) -> None:
         methods = multiprocessing.get_all_start_methods()
         # fork: a worker is a copy of this process, so it runs functions defined anywhere, as a
         # multiprocessing user expects, and starts in a millisecond.
         self._ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self._serializer = serializer
+        self._threads, self._max_async = threads, max_async
+        self._concurrent = threads > 1 or max_async > 0
         self.pending: deque[Task] = deque()
         self.done = threading.Condition()
         self._due = DueCalls()  # retries with an interval, later jobs
@@ -191,18 +140,24 @@ class ProcessPool:
 
     # -- dispatcher thread ------------------------------------------------------------------
 
-    def _start_slot(self) -> _Slot:
+    def _start_slot(self) -> Slot:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-        current = self._ctx.RawValue("q", 0)
         started = self._ctx.RawValue("q", 0)
-        claims = Claims(self._ctx)
+        claims: Claims | None = None
+        if self._concurrent:  # an entry for each call it may run at once
+            current = self._ctx.RawArray("q", self._threads + self._max_async)
+            target: Any = concurrent_main
+            args: tuple[Any, ...] = (self._threads, self._max_async)
+        else:
+            current, claims, target = self._ctx.RawValue("q", 0), Claims(self._ctx), child_main
+            args = (claims,)
         process = self._ctx.Process(
-            target=child_main, args=(child_conn, current, started, claims, self._serializer, os.getpid()),
+            target=target, args=(child_conn, current, started, self._serializer, os.getpid(), *args),
             name="jobfleet-local-worker", daemon=True,
         )
         process.start()
         child_conn.close()
-        return _Slot(process, parent_conn, current, started, claims)
+        return Slot(process, parent_conn, current, started, claims, self._threads, self._max_async)
 
     def _run(self) -> None:
         try:
@@ -250,6 +205,9 @@ class ProcessPool:
         pending = self.pending
         if not pending:
             return
+        if self._concurrent:
+            self._assign_concurrent()
+            return
         # A worker gets more only once it has reported everything it held (a pull model, as
         # Pool's workers pull from a shared queue). Tiny calls travel in batches sized to the
         # backlog, so the pipe round trip is paid once per batch; a large map chunk travels
@@ -260,6 +218,27 @@ class ProcessPool:
             if slot.inflight or not pending:
                 continue
             batch = self._next_batch(target)
+            if batch:
+                self._send(slot, batch)
+
+    def _assign_concurrent(self) -> None:
+        """Each worker gets the calls it has room for, the least busy first, about an equal share
+        each; FIFO: a worker's batch stops at the first call that does not fit in it."""
+        share = max(1, -(-len(self.pending) // len(self._slots)))
+        for slot in sorted(self._slots, key=lambda s: len(s.inflight)):
+            batch: list[Task] = []
+            with self.done:
+                while self.pending and len(batch) < share:
+                    task = self.pending[0]
+                    if task.state != JobStatus.QUEUED:
+                        self.pending.popleft()  # canceled while it waited
+                        continue
+                    if not slot.has_room(task):
+                        break
+                    self.pending.popleft()
+                    task.state = JobStatus.STARTED
+                    slot.hold(task)  # its room is taken now, for the next one's has_room
+                    batch.append(task)
             if batch:
                 self._send(slot, batch)
 
@@ -282,15 +261,21 @@ class ProcessPool:
                     break
         return batch
 
-    def _send(self, slot: _Slot, batch: list[Task]) -> None:
+    def _send(self, slot: Slot, batch: list[Task]) -> None:
         first = slot.next_ticket
         for ticket, task in enumerate(batch, first):
-            slot.inflight[task.seq] = task
+            if task.seq not in slot.inflight:  # (a concurrent worker's are held as they are chosen)
+                slot.hold(task)
             task.slot, task.ticket = slot, ticket
         slot.next_ticket = first + len(batch)
-        with slot.claims.lock:  # the child is between batches: it holds the lock for microseconds at most
-            slot.claims.limit.value = slot.next_ticket
-        message = (first, [CallItem(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch])
+        calls = [CallItem(t.seq, t.kind, t.func_blob, t.payload, t.timeout) for t in batch]
+        message: tuple[int, list[Any]]
+        if slot.claims is None:  # concurrent: each call with whether it goes to the event loop
+            message = (first, [(call, t.is_async) for call, t in zip(calls, batch)])
+        else:
+            with slot.claims.lock:  # the child is between batches: it holds the lock for microseconds at most
+                slot.claims.limit.value = slot.next_ticket
+            message = (first, calls)
         try:
             slot.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         except OSError:
@@ -307,7 +292,7 @@ class ProcessPool:
                         task.state, task.slot = JobStatus.QUEUED, None
                 self.pending.extendleft(reversed(taken))
 
-    def _receive(self, slot: _Slot) -> None:
+    def _receive(self, slot: Slot) -> None:
         try:
             while slot.conn.poll():
                 results: list[ResultItem | ProgressItem] = pickle.loads(slot.conn.recv_bytes())
@@ -316,12 +301,12 @@ class ProcessPool:
                         if isinstance(item, ProgressItem):
                             self._progressed(slot, item)
                         else:
-                            self._end(slot.inflight.pop(item.seq), item.outcome, item.data)
+                            self._end(slot.pop(item.seq), item.outcome, item.data)
                     self.done.notify_all()
         except (EOFError, OSError):
             pass
 
-    def _progressed(self, slot: _Slot, item: ProgressItem) -> None:
+    def _progressed(self, slot: Slot, item: ProgressItem) -> None:
         task = slot.inflight.get(item.seq)
         if task is not None:
             task.progress = item.progress
@@ -347,17 +332,17 @@ class ProcessPool:
     def _promote_due_retries(self) -> None:
         self.pending.extend(self._due.pop_due(time.monotonic()))
 
-    def _replace_dead(self, slot: _Slot) -> _Slot:
+    def _replace_dead(self, slot: Slot) -> Slot:
         self._receive(slot)  # results it sent before dying still count
         slot.process.join(1)
         reason = _describe_exit(slot.process.exitcode)
-        running = slot.current.value
+        running = slot.running_seqs()  # charged a loss each; the others it held go back as they were
         logger.warning("local queue: %s (pid %s) holding %d job(s); restarting it",
                        reason, slot.process.pid, len(slot.inflight))
         back: list[Task] = []
         with self.done:
             for seq, task in slot.inflight.items():
-                if seq == running:
+                if seq in running:
                     task.losses += 1
                     if task.losses >= task.max_losses:
                         logger.error("local queue: giving up job %s: lost %d times: %s", seq, task.losses, reason)
