@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rq.job import Job
-from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty
+from rq.timeouts import BaseDeathPenalty, JobTimeoutException, TimerDeathPenalty, UnixSignalDeathPenalty
 
 from jobs.event_loop import AsyncCall
 from jobs.thread_exceptions import cancel_pending, raise_in_thread
@@ -46,6 +47,39 @@ MAX_THREADS = 64
 class JobInterrupted(BaseException):
     """Raised in a running job by RQ's stop-job or kill-horse command (a BaseException, so a job's
     ``except Exception`` does not swallow it, as it could not survive RQ's SIGKILLed horse)."""
+
+
+class AlarmPenalty(BaseDeathPenalty):
+    """RQ's SIGALRM death penalty at one ``setitimer`` call per job: its handler stays installed.
+
+    RQ's ``UnixSignalDeathPenalty`` installs its SIGALRM handler, arms the alarm, then disarms it
+    and restores the default handler, for every job: 10% of a no-op job's time in a batch worker.
+    This one raises the same exception with the same message, armed and disarmed alike
+    (``math.ceil`` of the timeout, as ``signal.alarm`` would). A job that installs its own
+    SIGALRM handler takes the timeouts of the jobs after it in that process away (the
+    supervisor's ``--timeout-grace`` kill still bounds them).
+    """
+
+    _armed: ClassVar[AlarmPenalty | None] = None
+
+    @staticmethod
+    def install() -> None:
+        """On the main thread, once: the handler every armed penalty relies on."""
+        signal.signal(signal.SIGALRM, AlarmPenalty._on_alarm)
+
+    def setup_death_penalty(self) -> None:
+        AlarmPenalty._armed = self
+        signal.setitimer(signal.ITIMER_REAL, math.ceil(self._timeout))
+
+    def cancel_death_penalty(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        AlarmPenalty._armed = None
+
+    @staticmethod
+    def _on_alarm(signum: int, frame: Any) -> None:
+        armed, AlarmPenalty._armed = AlarmPenalty._armed, None
+        if armed is not None:
+            raise armed._exception(f"Task exceeded maximum timeout value ({armed._timeout} seconds)")
 
 
 class InlineRunner:
@@ -67,7 +101,7 @@ class InlineRunner:
 
     @property
     def penalty_class(self) -> type[BaseDeathPenalty]:
-        """What times out a job's callbacks: the worker's own (RQ's SIGALRM death penalty)."""
+        """What times out a job and its callbacks: the worker's own (RQ's SIGALRM one becomes :class:`AlarmPenalty`)."""
         return self._worker.death_penalty_class
 
     def install(self) -> None:
@@ -75,6 +109,9 @@ class InlineRunner:
         if threading.current_thread() is threading.main_thread():
             self._main_thread_id = threading.get_ident()
             signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
+            if self._worker.death_penalty_class is UnixSignalDeathPenalty:  # not a subclass's own choice
+                AlarmPenalty.install()
+                self._worker.death_penalty_class = AlarmPenalty  # RQ's own calls (callbacks) use it too
 
     def begin(self, job: Job, timeout: float) -> None:
         slot = self._worker.slot
@@ -89,9 +126,8 @@ class InlineRunner:
             slot.running, slot.deadline = b"", 0.0
 
     def perform(self, job: Job, timeout: float) -> Any:
-        worker = self._worker
         penalty = (contextlib.nullcontext() if timeout == -1
-                   else worker.death_penalty_class(timeout, JobTimeoutException, job_id=job.id))
+                   else self.penalty_class(timeout, JobTimeoutException, job_id=job.id))
         with penalty:
             self._running = job.id
             try:

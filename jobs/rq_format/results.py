@@ -17,7 +17,7 @@ from rq.defaults import UNSERIALIZABLE_RETURN_VALUE_PAYLOAD
 from rq.results import Result
 
 from ..errors import JobCanceled, JobFailed, JobLost, SerializationError
-from ..serializers import name_of
+from ..serializers import for_rq, name_of
 from . import keys
 from .markers import Failure, stored_exception
 
@@ -115,7 +115,7 @@ def parse_entries(client: redis.Redis, job_id: str, entries: Any, serializer: An
     """Read a stream's newest entries: (the last id seen, the final result or None)."""
     result_id, payload = entries[-1]
     rid = result_id.decode() if isinstance(result_id, bytes) else str(result_id)
-    result = Result.restore(job_id, rid, payload, connection=client, serializer=serializer)
+    result = Result.restore(job_id, rid, payload, connection=client, serializer=for_rq(serializer))
     if result.type not in _FINAL:
         return rid, None
     if result.type == Result.Type.SUCCESSFUL:

@@ -18,8 +18,8 @@ from typing import Any
 from rq.job import Job, JobStatus
 from rq.utils import now
 
-from ..serializers import name_of
-from . import markers
+from ..serializers import for_rq, name_of
+from . import markers, timestamps
 
 #: The exception name the reason line carries, for people reading ``rq info``.
 REASON_TYPE = "jobs.errors.SerializationError"
@@ -69,7 +69,7 @@ def record_failure(job_id: str, exc: BaseException) -> markers.Failure:
 def unreadable_job(job_class: type[Job], connection: Any, serializer: Any, job_id: str, fields: dict[bytes, bytes],
                    exc: BaseException, worker_name: str = "") -> Unreadable:
     """The :class:`Unreadable` stand-in for the hash ``fields`` that raised ``exc`` when loaded."""
-    job = job_class(job_id, connection=connection, serializer=serializer)
+    job = job_class(job_id, connection=connection, serializer=for_rq(serializer))
     raw = fields.get(b"data") or b""
     try:
         job.data = zlib.decompress(raw)
@@ -84,9 +84,9 @@ def unreadable_job(job_class: type[Job], connection: Any, serializer: Any, job_i
 def load(job_class: type[Job], connection: Any, serializer: Any, job_id: str,
          fields: dict[bytes, bytes]) -> Job | Unreadable:
     """The job a hash's ``fields`` hold, or its :class:`Unreadable` stand-in."""
-    job = job_class(job_id, connection=connection, serializer=serializer)
+    job = job_class(job_id, connection=connection, serializer=for_rq(serializer))
     try:
-        job.restore(fields)
+        timestamps.restore(job, fields)
     except Exception as exc:  # noqa: BLE001 - any parse error of RQ's: one job, never the worker
         return unreadable_job(job_class, connection, serializer, job_id, fields, exc)
     return job

@@ -23,6 +23,7 @@ from rq.results import Result
 from rq.utils import now, utcformat
 
 from ..sentinel import durability_of
+from ..serializers import for_rq
 from . import keys
 from .markers import FAILURE, Failure
 
@@ -55,9 +56,10 @@ class BatchWrite:
         pipe = self.pipe
         if ttl != 0:
             try:  # the result is serialized before anything is queued, so a failure leaves no trace
-                Result.create(job, Result.Type.SUCCESSFUL, ttl, return_value=value, worker_name=self._worker_name,
-                              pipeline=pipe, execution_id=self._worker_name, execution_started_at=job.started_at,
-                              execution_ended_at=job.ended_at)
+                # RQ's Result.create, with the serializer RQ takes without a check (jobs.serializers.for_rq)
+                Result(job.id, Result.Type.SUCCESSFUL, job.connection, return_value=value, worker_name=self._worker_name,
+                       serializer=for_rq(job.serializer), execution_id=self._worker_name,
+                       execution_started_at=job.started_at, execution_ended_at=job.ended_at).save(ttl=ttl, pipeline=pipe)
             except Exception:  # noqa: BLE001 - e.g. an unpicklable return value: the job failed
                 exc_string = format_exc_info(sys.exc_info())
                 self._fail(job, queue, exc_string, None)
