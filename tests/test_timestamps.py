@@ -46,3 +46,13 @@ def test_a_restored_job_has_the_same_fields_as_rqs_restore_gives():
     for name in ("created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat", "origin", "timeout"):
         assert getattr(ours, name) == getattr(rqs, name), name
     assert ours.func_name == rqs.func_name and ours.args == rqs.args
+
+
+def test_every_time_is_written_as_rq_writes_it():
+    # Given UTC times, a naive one and one in another zone
+    utc = datetime.timezone.utc
+    moments = [datetime.datetime(2026, 12, 2, 4, 30, tzinfo=utc), datetime.datetime(1999, 1, 1, 0, 0, 0, 7, tzinfo=utc),
+               datetime.datetime(2026, 1, 1, 3, 4, 5, 6),
+               datetime.datetime(2026, 1, 1, 3, 4, 5, 6, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))]
+    # Then each is written exactly as RQ's utcformat writes it
+    assert [timestamps.format(m) for m in moments] == [utcformat(m) for m in moments]

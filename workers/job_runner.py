@@ -50,17 +50,22 @@ class JobInterrupted(BaseException):
 
 
 class AlarmPenalty(BaseDeathPenalty):
-    """RQ's SIGALRM death penalty at one ``setitimer`` call per job: its handler stays installed.
+    """RQ's SIGALRM death penalty without a system call per job: its handler stays installed.
 
-    RQ's ``UnixSignalDeathPenalty`` installs its SIGALRM handler, arms the alarm, then disarms it
-    and restores the default handler, for every job: 10% of a no-op job's time in a batch worker.
-    This one raises the same exception with the same message, armed and disarmed alike
-    (``math.ceil`` of the timeout, as ``signal.alarm`` would). A job that installs its own
-    SIGALRM handler takes the timeouts of the jobs after it in that process away (the
-    supervisor's ``--timeout-grace`` kill still bounds them).
+    RQ's ``UnixSignalDeathPenalty`` installs its SIGALRM handler, arms the alarm, disarms it and
+    restores the default handler, for every job: 10% of a no-op job's time in a batch worker.
+    This one raises the same exception with the same message after the same time (``math.ceil``
+    of the timeout, as ``signal.alarm``). An alarm still pending when a job ends is left to fire:
+    when it comes before the running job's deadline the handler arms it again for the rest, and
+    between jobs it does nothing, so a job starts without a system call unless it is due before
+    the pending alarm. A job that sets SIGALRM for itself takes the timeouts of the jobs after it
+    away until the pending alarm's time has passed (the supervisor's ``--timeout-grace`` kill
+    still bounds them).
     """
 
-    _armed: ClassVar[AlarmPenalty | None] = None
+    _armed: ClassVar[AlarmPenalty | None] = None  # the penalty of the job running now
+    _fires_at: ClassVar[float] = 0.0  # time.monotonic() the pending alarm fires at; 0: none
+    _deadline = 0.0
 
     @staticmethod
     def install() -> None:
@@ -68,18 +73,32 @@ class AlarmPenalty(BaseDeathPenalty):
         signal.signal(signal.SIGALRM, AlarmPenalty._on_alarm)
 
     def setup_death_penalty(self) -> None:
+        clock = time.monotonic()
+        self._deadline = clock + math.ceil(self._timeout)
         AlarmPenalty._armed = self
-        signal.setitimer(signal.ITIMER_REAL, math.ceil(self._timeout))
+        fires = AlarmPenalty._fires_at
+        if not fires or fires > self._deadline or fires < clock - 1:  # none, too late, or lost (reset by a job)
+            AlarmPenalty._arm(self._deadline)
 
     def cancel_death_penalty(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         AlarmPenalty._armed = None
 
     @staticmethod
+    def _arm(at: float) -> None:
+        AlarmPenalty._fires_at = at
+        signal.setitimer(signal.ITIMER_REAL, max(at - time.monotonic(), 0.001))
+
+    @staticmethod
     def _on_alarm(signum: int, frame: Any) -> None:
-        armed, AlarmPenalty._armed = AlarmPenalty._armed, None
-        if armed is not None:
-            raise armed._exception(f"Task exceeded maximum timeout value ({armed._timeout} seconds)")
+        AlarmPenalty._fires_at = 0.0
+        armed = AlarmPenalty._armed
+        if armed is None:
+            return  # between jobs: a spare alarm
+        if armed._deadline > time.monotonic():
+            AlarmPenalty._arm(armed._deadline)  # the alarm of an earlier, shorter job
+            return
+        AlarmPenalty._armed = None
+        raise armed._exception(f"Task exceeded maximum timeout value ({armed._timeout} seconds)")
 
 
 class InlineRunner:

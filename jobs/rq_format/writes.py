@@ -20,11 +20,11 @@ from rq.job import Job, JobStatus
 from rq.job_lifecycle import format_exc_info, record_job_failure
 from rq.queue import Queue
 from rq.results import Result
-from rq.utils import now, utcformat
+from rq.utils import now
 
 from ..sentinel import durability_of
 from ..serializers import for_rq
-from . import keys
+from . import keys, timestamps
 from .markers import FAILURE, Failure
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class BatchWrite:
                 self._fail(job, queue, exc_string, None)
                 return exc_string
         job._status = JobStatus.FINISHED
-        ended = utcformat(job.ended_at or now())
+        ended = timestamps.format(job.ended_at or now())
         pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended, "last_heartbeat": ended,
                                     **_started(job)})
         self._dependents.append(job.dependents_key)
@@ -136,7 +136,7 @@ class BatchWrite:
 
 def _started(job: Job) -> dict[str, str]:
     """When the job really began: the claim wrote the batch's claim time (RQ writes it as the job starts)."""
-    return {"started_at": utcformat(job.started_at)} if job.started_at else {}
+    return {"started_at": timestamps.format(job.started_at)} if job.started_at else {}
 
 
 def has_dependents(connection: redis.Redis, job: Job) -> bool:
