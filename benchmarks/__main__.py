@@ -15,7 +15,7 @@ import traceback
 
 from benchmarks.harness import Row, parser, table
 
-SCRIPTS = ["local_map", "local_submit", "dropin", "redis_enqueue", "redis_workers", "latency", "recovery", "memory",
+SCRIPTS = ["local_map", "local_submit", "local_io", "dropin", "redis_enqueue", "redis_workers", "latency", "recovery", "memory",
            "workflows"]
 
 

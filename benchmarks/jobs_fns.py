@@ -41,3 +41,17 @@ def add_one(x=0):
 def count(values):
     """A fan-in's last job: how many values it received."""
     return len(values)
+
+
+def sleep_ms(ms):
+    """Wait ``ms`` milliseconds on the clock, as an I/O-bound job waits on the network."""
+    time.sleep(ms / 1000)
+    return ms
+
+
+async def async_sleep_ms(ms):
+    """The same wait, awaited: an ``async def`` job."""
+    import asyncio
+
+    await asyncio.sleep(ms / 1000)
+    return ms
