@@ -84,6 +84,10 @@ _TCP_ONLY = {"socket_connect_timeout", "socket_keepalive"}
 _HOST_NAME = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
+#: ``local://`` query options a Redis URL may be given by mistake, and the worker option that does it.
+WORKER_OPTIONS = {"threads": "--threads N", "max_async": "--max-async M"}
+
+
 def check_options(url: str, show: str) -> None:
     """Raise :class:`ConfigError` for a query option, path or host redis-py would fail on later.
 
@@ -99,6 +103,9 @@ def check_options(url: str, show: str) -> None:
         allowed.update(TLS_OPTIONS)
     given: dict[str, str] = {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in WORKER_OPTIONS:
+            raise ConfigError(f"bad Redis URL {show!r}: {name} is set where the jobs run, not in the queue URL: "
+                              f"workers supervise {WORKER_OPTIONS[name]}")
         if name in TLS_OPTIONS and scheme != "rediss":
             raise ConfigError(f"bad Redis URL {show!r}: {name} is a TLS option: use rediss:// for a TLS connection")
         if name not in allowed:

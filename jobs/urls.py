@@ -116,6 +116,9 @@ def parse(url: str | None) -> LocalTarget | RedisTarget:
         path, _, query = rest.partition("?")
         return LocalTarget(_local_processes(url, path), *_local_options(url, query))
     if scheme == "fakeredis":
+        if "?" in rest:
+            raise ConfigError(f"bad fakeredis URL {url!r}: it takes no options (it runs the jobs one at a time, in "
+                              "this process, when they are waited upon); write fakeredis:// or fakeredis://NAME")
         return RedisTarget(url)
     clean, _ = sentinel.split_durability(url, redact(url))
     if scheme == sentinel.SCHEME:

@@ -302,3 +302,18 @@ def remember_init(value):
 def initialized_values(_=None):
     """What :func:`remember_init` recorded in this worker process (and the process id)."""
     return os.getpid(), list(_initialized_with)
+
+
+async def async_square(x):
+    """An ``async def`` job: it awaits, then returns."""
+    import asyncio
+
+    await asyncio.sleep(0.001)
+    return x * x
+
+
+async def async_fail(message="async boom"):
+    import asyncio
+
+    await asyncio.sleep(0)
+    raise ValueError(message)

@@ -159,3 +159,15 @@ def test_json_serializer_carries_json_values_and_rejects_others(request, seriali
         assert q.enqueue(echo_kwargs, a=[1, "x", None]).result(timeout=30) == {"a": [1, "x", None]}
         with pytest.raises(jobs.SerializationError, match="JSON"):
             q.enqueue(echo_kwargs, value={1, 2})
+
+
+@pytest.mark.parametrize("queue", ALL, indirect=True)
+def test_an_async_def_job_is_awaited_and_returns_or_raises_like_any_job(queue):
+    # Given async def job functions, enqueued and mapped as any other
+    from tests.jobs import async_fail, async_square
+
+    # Then each is awaited where it runs: its value comes back, and its error as JobFailed
+    assert queue.enqueue(async_square, 6).result(timeout=30) == 36
+    assert queue.map(async_square, [1, 2, 3], timeout=30) == [1, 4, 9]
+    with pytest.raises(jobs.JobFailed, match="async boom"):
+        queue.enqueue(async_fail).result(timeout=30)

@@ -106,3 +106,14 @@ def test_a_sentinel_url_names_its_sentinels_service_and_db_and_hides_its_passwor
     assert redact(url) == "redis+sentinel://app:***@s1:26379,s2:26380/jobs/2?wait_replicas=1&socket_timeout=2"
     with jobs.Queue(url) as q:
         assert "s3cret" not in repr(q)
+
+
+@pytest.mark.parametrize("url, words", [
+    ("redis://localhost:6379/0?threads=8", "workers supervise --threads N"),
+    ("rediss://localhost:6379/0?max_async=100", "workers supervise --max-async M"),
+    ("fakeredis://?threads=8", "takes no options"),
+    ("fakeredis://mine?max_async=3", "takes no options"),
+])
+def test_concurrency_options_on_a_url_that_cannot_take_them_say_where_they_go(url, words):
+    with pytest.raises(jobs.ConfigError, match=words.replace("-", r"\-")):
+        parse(url)
