@@ -402,3 +402,24 @@ def test_a_job_that_ignores_its_timeout_is_failed_and_its_worker_replaced(redis_
         # And the next job runs on a fresh worker
         wait_until(lambda: after.get_status() == JobStatus.FINISHED, what="next job finished")
         wait_until(lambda: "ignored its timeout" in sup.output(), what="kill logged")
+
+
+def test_a_supervised_success_leaves_the_records_rqs_own_worker_leaves(redis_url, client):
+    # Given one job run by RQ's SimpleWorker and one like it run by workers supervise
+    from rq import SimpleWorker
+
+    queue = Queue("default", connection=client)
+    by_rq = queue.enqueue(jobs.square, 7, result_ttl=600)
+    SimpleWorker([queue], connection=client).work(burst=True)
+    ours = queue.enqueue(jobs.square, 7, result_ttl=600)
+    with Supervise(redis_url, "-n", "1", "--burst", *FAST) as sup:
+        assert sup.wait(timeout=30) == 0
+    # Then both have the same job fields, result stream fields, expiries and registry entries
+    records = []
+    for job in (by_rq, ours):
+        stream = client.xrange(f"rq:results:{job.id}")
+        fetched = Job.fetch(job.id, connection=client)
+        records.append((sorted(client.hgetall(job.key)), len(stream), sorted(stream[0][1]), fetched.get_status(),
+                        fetched.return_value(), client.ttl(job.key) > 590, client.ttl(f"rq:results:{job.id}") > 590,
+                        client.zscore("rq:finished:default", job.id) is not None))
+    assert records[0] == records[1]

@@ -28,6 +28,8 @@ def _load(name: str, *preludes: str) -> str:
 DEQUEUE_BATCH = _load("dequeue_batch", "start_job")
 #: Marks one id that BLMOVE / BLMPOP already took as held and started.
 MARK_STARTED = _load("mark_started", "start_job")
+#: Writes a batch's successes (result streams, job hashes, expiries) in one command.
+FINISH_JOBS = _load("finish_jobs")
 
 
 @dataclass(frozen=True)

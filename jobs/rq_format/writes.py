@@ -26,6 +26,7 @@ from ..sentinel import durability_of
 from ..serializers import for_rq
 from . import keys, timestamps
 from .markers import FAILURE, Failure
+from .scripts import FINISH_JOBS
 
 logger = logging.getLogger(__name__)
 
@@ -47,34 +48,40 @@ class BatchWrite:
         self._record_failures = record_failures  # False: RQ's disable_default_exception_handler
         self._finished: dict[str, dict[str, float]] = {}
         self._dependents: list[str] = []
+        self._successes: list[Any] = []  # FINISH_JOBS's arguments, queued by settle()
+        self._success_count = 0
         self.ok = self.failed = 0
 
     def success(self, job: Job, queue: Queue, value: Any) -> str | None:
         """Queue a success's writes. When the value cannot be stored (e.g. it does not pickle)
         the job failed instead: its failure is queued and the error text returned."""
         ttl = job.get_result_ttl(self._default_result_ttl)
-        pipe = self.pipe
         if ttl != 0:
             try:  # the result is serialized before anything is queued, so a failure leaves no trace
-                # RQ's Result.create, with the serializer RQ takes without a check (jobs.serializers.for_rq)
-                Result(job.id, Result.Type.SUCCESSFUL, job.connection, return_value=value, worker_name=self._worker_name,
-                       serializer=for_rq(job.serializer), execution_id=self._worker_name,
-                       execution_started_at=job.started_at, execution_ended_at=job.ended_at).save(ttl=ttl, pipeline=pipe)
+                # what RQ's Result.create saves, with the serializer RQ takes without a check (for_rq)
+                fields = Result(job.id, Result.Type.SUCCESSFUL, job.connection, return_value=value,
+                                worker_name=self._worker_name, serializer=for_rq(job.serializer),
+                                execution_id=self._worker_name, execution_started_at=job.started_at,
+                                execution_ended_at=job.ended_at).serialize()
             except Exception:  # noqa: BLE001 - e.g. an unpicklable return value: the job failed
                 exc_string = format_exc_info(sys.exc_info())
                 self._fail(job, queue, exc_string, None)
                 return exc_string
         job._status = JobStatus.FINISHED
         ended = timestamps.format(job.ended_at or now())
-        pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended, "last_heartbeat": ended,
-                                    **_started(job)})
         self._dependents.append(job.dependents_key)
         self.ok += 1
-        if ttl == 0:
-            job.delete(pipeline=pipe, remove_from_queue=False)
+        if ttl == 0:  # no result kept: RQ deletes the job
+            self.pipe.hset(job.key, mapping={"status": JobStatus.FINISHED.value, "ended_at": ended,
+                                             "last_heartbeat": ended, **_started(job)})
+            job.delete(pipeline=self.pipe, remove_from_queue=False)
             return None
-        if ttl > 0:
-            pipe.expire(job.key, ttl)
+        started = timestamps.format(job.started_at) if job.started_at else ""
+        self._successes += [job.key, keys.result_stream(job.id), JobStatus.FINISHED.value, ended, started, ttl,
+                            len(fields)]
+        for name, item in fields.items():
+            self._successes += [name, item]
+        self._success_count += 1
         self._finished.setdefault(job.origin, {})[job.id] = ttl if ttl < 0 else time.time() + ttl
         return None
 
@@ -105,6 +112,7 @@ class BatchWrite:
     def settle(self, held: Sequence[tuple[str, str]], prefix: bool = True) -> None:
         """These held jobs (queue name, job id) are done: out of the started registry and the held
         list. ``prefix``: they are its first entries, in order (one LTRIM); else each is removed (LREM)."""
+        self._queue_successes()
         members: dict[str, list[str]] = {}
         for qname, job_id in held:
             members.setdefault(qname, []).append(keys.started_member(job_id, self._worker_name))
@@ -122,8 +130,16 @@ class BatchWrite:
         if self.failed:
             self.pipe.hincrby(self._worker_key, "failed_job_count", self.failed)
 
+    def _queue_successes(self) -> None:
+        """The successes so far, as one FINISH_JOBS call in the transaction (EVAL, not EVALSHA: a
+        script missing after a Redis restart would fail inside MULTI and leave the batch half written)."""
+        if self._success_count:
+            self.pipe.eval(FINISH_JOBS, 0, self._success_count, *self._successes)
+            self._successes, self._success_count = [], 0
+
     def execute(self) -> bool:
         """Send everything; True when some job of the batch has dependents waiting on it."""
+        self._queue_successes()
         if self._dependents:
             self.pipe.exists(*self._dependents)
         replies = self.pipe.execute()
