@@ -50,3 +50,15 @@ def test_a_short_timeout_before_it_never_cuts_a_later_job_short(redis_url, clien
     assert job_status(client, quick.id) == JobStatus.FINISHED
     assert job_status(client, longer.id) == JobStatus.FINISHED
     assert "Task exceeded maximum timeout value (2 seconds)" in exc_string(client, later.id)
+
+
+def test_a_job_that_takes_sigalrm_for_itself_leaves_the_next_jobs_timeout_working(redis_url, client):
+    # Given a job that installs its own SIGALRM handler, then a busy job with a 1 s timeout
+    queue = Queue("default", connection=client)
+    taker = queue.enqueue(thread_jobs.take_sigalrm)
+    busy = queue.enqueue(thread_jobs.spin, 30, job_timeout=1)
+    with Supervise(redis_url, "-n", "1", *FAST):
+        wait_until(lambda: job_status(client, busy.id) == JobStatus.FAILED, timeout=30, what="the busy job failed")
+    # Then the busy job still timed out with RQ's error, in its second
+    assert job_status(client, taker.id) == JobStatus.FINISHED
+    assert "Task exceeded maximum timeout value (1 seconds)" in exc_string(client, busy.id)

@@ -50,3 +50,11 @@ def note_success(job, connection, result, *args, **kwargs):
 def note_failure(job, connection, exc_type, exc_value, traceback):
     """An on_failure callback: it records the error it was given."""
     connection.set(f"callback:{job.id}", f"{exc_type.__name__}: {exc_value}")
+
+
+def take_sigalrm():
+    """A job that sets SIGALRM for its own use (and leaves its handler behind)."""
+    import signal
+
+    signal.signal(signal.SIGALRM, lambda signum, frame: None)
+    return "mine"

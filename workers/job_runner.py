@@ -59,8 +59,8 @@ class AlarmPenalty(BaseDeathPenalty):
     when it comes before the running job's deadline the handler arms it again for the rest, and
     between jobs it does nothing, so a job starts without a system call unless it is due before
     the pending alarm. A job that sets SIGALRM for itself takes the timeouts of the jobs after it
-    away until the pending alarm's time has passed (the supervisor's ``--timeout-grace`` kill
-    still bounds them).
+    away until the pending alarm's time has passed, when the next re-arm installs the handler
+    again (the supervisor's ``--timeout-grace`` kill still bounds them meanwhile).
     """
 
     _armed: ClassVar[AlarmPenalty | None] = None  # the penalty of the job running now
@@ -85,6 +85,8 @@ class AlarmPenalty(BaseDeathPenalty):
 
     @staticmethod
     def _arm(at: float) -> None:
+        if signal.getsignal(signal.SIGALRM) is not AlarmPenalty._on_alarm:  # a job set its own
+            AlarmPenalty.install()
         AlarmPenalty._fires_at = at
         signal.setitimer(signal.ITIMER_REAL, max(at - time.monotonic(), 0.001))
 
