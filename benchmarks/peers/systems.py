@@ -92,9 +92,10 @@ def _arq(python: str, url: str) -> list[list[str]]:
 SYSTEMS = [
     System("jobfleet", "jobfleet (`map`, `workers supervise -n 2`)", "jobfleet_app", "jobfleet", "jobs", _jobfleet,
            async_jobs=True, is_jobfleet=True,
-           note="`--threads 8 --max-async 100` (`JOBFLEET_PEERS_THREADS`, 1: off; `JOBFLEET_PEERS_MAX_ASYNC`, "
-                "0: off) for every workload of a round, W1 and W2 too; `async def` jobs await on each "
-                "process's one event loop (W4)"),
+           note="its workers' options are in its label: `--threads N` (`JOBFLEET_PEERS_THREADS`, default 8, 1: "
+                "off) and `--max-async M` (`JOBFLEET_PEERS_MAX_ASYNC`, default 100, 0: off) serve every workload "
+                "of a round, W1 and W2 too; with `--max-async`, `async def` jobs await on each process's one "
+                "event loop (W4)"),
     System("rq", "RQ (two SimpleWorkers)", "rq_app", "rq", "rq", _rq,
            note="results read one by one with `latest_result` (blocking XREAD); W4 not run"),
     System("huey", "Huey (RedisHuey, 2 processes, `notify_result`)", "huey_app", "huey", "huey", _huey,
