@@ -423,3 +423,17 @@ def test_a_supervised_success_leaves_the_records_rqs_own_worker_leaves(redis_url
                         fetched.return_value(), client.ttl(job.key) > 590, client.ttl(f"rq:results:{job.id}") > 590,
                         client.zscore("rq:finished:default", job.id) is not None))
     assert records[0] == records[1]
+
+
+def test_jobs_finish_after_redis_forgets_the_workers_scripts(redis_url, client, queue):
+    # Given a supervisor that has written a batch (its scripts are loaded)
+    with Supervise(redis_url, "-n", "1", *FAST):
+        first = queue.enqueue(jobs.square, 2)
+        wait_until(lambda: first.get_status(refresh=True) == JobStatus.FINISHED, what="the first job finished")
+        # When Redis drops every script, as a restart does
+        client.script_flush()
+        later = queue.enqueue(jobs.square, 3)
+        # Then the next batch is still written whole
+        wait_until(lambda: later.get_status(refresh=True) == JobStatus.FINISHED, what="the later job finished")
+    assert Job.fetch(later.id, connection=client).return_value() == 9
+    assert queue.started_job_registry.count == 0

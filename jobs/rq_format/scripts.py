@@ -7,6 +7,7 @@ positions.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -30,6 +31,7 @@ DEQUEUE_BATCH = _load("dequeue_batch", "start_job")
 MARK_STARTED = _load("mark_started", "start_job")
 #: Writes a batch's successes (result streams, job hashes, expiries) in one command.
 FINISH_JOBS = _load("finish_jobs")
+FINISH_JOBS_SHA = hashlib.sha1(FINISH_JOBS.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from ..sentinel import durability_of
 from ..serializers import for_rq
 from . import keys, timestamps
 from .markers import FAILURE, Failure
-from .scripts import FINISH_JOBS
+from .scripts import FINISH_JOBS, FINISH_JOBS_SHA
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +131,13 @@ class BatchWrite:
             self.pipe.hincrby(self._worker_key, "failed_job_count", self.failed)
 
     def _queue_successes(self) -> None:
-        """The successes so far, as one FINISH_JOBS call in the transaction (EVAL, not EVALSHA: a
-        script missing after a Redis restart would fail inside MULTI and leave the batch half written)."""
+        """The successes so far, as one FINISH_JOBS call in the transaction. Its SCRIPT LOAD goes in
+        the same MULTI: an EVALSHA of a script Redis lost (a restart) would fail alone inside the
+        transaction, whose other commands would still run, leaving the batch half written; and
+        the workers' documented ACL has EVALSHA and SCRIPT LOAD, not EVAL."""
         if self._success_count:
-            self.pipe.eval(FINISH_JOBS, 0, self._success_count, *self._successes)
+            self.pipe.script_load(FINISH_JOBS)
+            self.pipe.evalsha(FINISH_JOBS_SHA, 0, self._success_count, *self._successes)
             self._successes, self._success_count = [], 0
 
     def execute(self) -> bool:
