@@ -22,12 +22,20 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["JobLoop", "AsyncCall", "AsyncTimeout", "DEFAULT_MAX_ASYNC", "MAX_ASYNC"]
+__all__ = ["JobLoop", "AsyncCall", "AsyncTimeout", "DEFAULT_MAX_ASYNC", "MAX_ASYNC", "default_max_async"]
 
-#: The bound a worker takes when asked for concurrent ``async def`` jobs without a number.
+#: The bound of a worker that runs jobs at once (threads) and was given none: ``async def`` jobs
+#: then await together too. A one-thread worker's default is 0 (one job at a time, as RQ).
 DEFAULT_MAX_ASYNC = 100
 #: More coroutines than this at once per process is certainly a typo.
 MAX_ASYNC = 10_000
+
+
+def default_max_async(threads: int) -> int:
+    """``max_async`` when none was given: :data:`DEFAULT_MAX_ASYNC` for a worker with threads
+    (it runs jobs at once already), 0 for a one-thread one (its one-at-a-time loop is the
+    fastest for CPU-bound jobs, and is RQ's behaviour)."""
+    return DEFAULT_MAX_ASYNC if threads > 1 else 0
 
 
 class JobLoop:

@@ -32,7 +32,7 @@ import redis
 
 from . import sentinel
 from .errors import ConfigError
-from .event_loop import MAX_ASYNC
+from .event_loop import MAX_ASYNC, default_max_async
 from .url_options import check_options
 
 __all__ = ["LocalTarget", "RedisTarget", "parse", "redact", "connect", "SCHEMES", "DEFAULT_SOCKET_TIMEOUT"]
@@ -141,9 +141,9 @@ def _local_processes(url: str, rest: str) -> int:
 
 
 def _local_options(url: str, query: str) -> tuple[int, int]:
-    """``threads`` and ``max_async`` of a local URL's query (1 and 0 when absent)."""
+    """``threads`` and ``max_async`` of a local URL's query (1, and :func:`jobs.event_loop.default_max_async`, when absent)."""
     bounds = {"threads": (1, MAX_LOCAL_THREADS), "max_async": (0, MAX_ASYNC)}
-    values = {"threads": 1, "max_async": 0}
+    values: dict[str, int | None] = {"threads": 1, "max_async": None}
     for key, text in parse_qsl(query, keep_blank_values=True):
         if key not in bounds:
             raise ConfigError(f"bad local URL {url!r}: unknown option {key!r}; write local://N?threads=T "
@@ -152,7 +152,8 @@ def _local_options(url: str, query: str) -> tuple[int, int]:
         if not (text.isascii() and text.isdigit()) or not (low <= int(text) <= high):
             raise ConfigError(f"bad local URL {url!r}: write {key}=K with K a whole number from {low} to {high}")
         values[key] = int(text)
-    return values["threads"], values["max_async"]
+    threads, max_async = values["threads"] or 1, values["max_async"]
+    return threads, default_max_async(threads) if max_async is None else max_async
 
 
 def _check_redis_url(url: str) -> None:

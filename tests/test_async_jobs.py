@@ -165,3 +165,13 @@ def test_a_coroutine_still_running_when_later_ones_ended_is_rerun_when_its_worke
         # Then the slow one is re-run with one loss, and finishes
         wait_until(lambda: job_status(client, slow.id) == JobStatus.FINISHED, timeout=30, what="the slow one finished")
     assert Job.fetch(slow.id, connection=client).meta.get(meta.LOSSES) == 1
+
+
+def test_with_threads_and_no_max_async_async_jobs_still_await_together(redis_url, client):
+    # Given 12 async jobs and a supervisor with 2 threads per process, no --max-async
+    queue = Queue("default", connection=client)
+    ids = [queue.enqueue(async_jobs.overlap, redis_url, "together", 0.5).id for _ in range(12)]
+    with Supervise(redis_url, "-n", "1", "--threads", "2", *FAST):
+        wait_until(lambda: all(job_status(client, i) == JobStatus.FINISHED for i in ids), what="all finished")
+    # Then more than the 2 threads' worth awaited at once: the event loop is on by default with threads
+    assert int(client.get("together:max")) > 2

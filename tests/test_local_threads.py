@@ -185,7 +185,7 @@ def test_an_async_map_item_that_raises_names_its_index():
 
 def test_async_def_jobs_run_with_asyncio_run_without_max_async():
     # Given async def jobs on a sequential worker and on threads without an event loop
-    for url in ("local://1", "local://1?threads=2"):
+    for url in ("local://1", "local://1?threads=2&max_async=0"):
         with jobs.Queue(url) as q:
             # Then each is awaited to its value, as RQ runs it
             assert q.enqueue(async_sleep, 0.01, "v").result(timeout=30) == "v"
@@ -222,3 +222,14 @@ def test_progress_of_two_calls_on_two_threads_reaches_the_right_jobs():
 def test_the_backend_shows_its_threads_and_async_bound():
     with jobs.Queue("local://2?threads=8&max_async=100") as q:
         assert "processes=2 threads=8 max_async=100" in repr(q._backend)
+
+
+def test_a_threaded_worker_awaits_async_def_jobs_together_without_being_asked():
+    # Given 40 async def jobs that each await half a second, on one process with 2 threads and no max_async
+    with jobs.Queue("local://1?threads=2") as q:
+        start = time.monotonic()
+        # When they are enqueued
+        values = [j.result(timeout=60) for j in [q.enqueue(async_sleep, 0.5, "v") for _ in range(40)]]
+        # Then they awaited together on the process's event loop, not two at a time on its threads
+        assert values == ["v"] * 40
+        assert time.monotonic() - start < 5.0  # two at a time would take 10 s

@@ -13,10 +13,11 @@ from jobs.urls import LocalTarget, RedisTarget, parse, redact
 @pytest.mark.parametrize("url, expected", [
     ("local://", LocalTarget(os.cpu_count() or 1)),
     ("local://3", LocalTarget(3)),
-    ("local://2?threads=8", LocalTarget(2, threads=8)),
+    ("local://2?threads=8", LocalTarget(2, threads=8, max_async=100)),  # with threads, async jobs await together too
+    ("local://2?threads=8&max_async=0", LocalTarget(2, threads=8)),
     ("local://2?max_async=100", LocalTarget(2, max_async=100)),
     ("local://2?threads=4&max_async=50", LocalTarget(2, threads=4, max_async=50)),
-    ("local://?threads=8", LocalTarget(os.cpu_count() or 1, threads=8)),
+    ("local://?threads=8", LocalTarget(os.cpu_count() or 1, threads=8, max_async=100)),
     ("local://1?threads=64&max_async=10000", LocalTarget(1, threads=64, max_async=10000)),
     ("redis://localhost:6379/0", RedisTarget("redis://localhost:6379/0")),
     ("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none", RedisTarget("rediss://user:pw@example.test:6380/2?ssl_cert_reqs=none")),

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from jobs.errors import ConfigError, JobsError
-from jobs.event_loop import DEFAULT_MAX_ASYNC, MAX_ASYNC
+from jobs.event_loop import DEFAULT_MAX_ASYNC, MAX_ASYNC, default_max_async
 from jobs.rq_format.markers import DEFAULT_MAX_LOSSES
 from jobs.urls import RedisTarget, parse, redact
 
@@ -47,9 +47,9 @@ def cli() -> None:
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True, metavar="N",
               help="Jobs each worker process runs at once, on threads: for I/O-bound jobs (docs/supervisor.md).")
-@click.option("--max-async", type=click.IntRange(0, MAX_ASYNC), default=0, show_default=True, metavar="M",
-              help="async def jobs each worker process runs at once on its event loop (0: one at a time, "
-                   f"as rq worker; try {DEFAULT_MAX_ASYNC}).")
+@click.option("--max-async", type=click.IntRange(0, MAX_ASYNC), default=None, metavar="M",
+              help="async def jobs each worker process runs at once on its event loop (0: one at a time, as "
+                   f"rq worker).  [default: {DEFAULT_MAX_ASYNC} with --threads, else 0]")
 @click.option("--max-idle-time", type=Seconds(0), default=None, metavar="SECONDS",
               help="A worker exits once no job came for SECONDS; the supervisor exits when all have (rq worker --max-idle-time).")
 @click.option("--dequeue-strategy", type=click.Choice(["default", "round_robin", "random"]), default="default",
@@ -78,8 +78,8 @@ def cli() -> None:
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (off unless given; docs/monitoring.md).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
               help="Address the metrics listen on; 0.0.0.0 exposes them to the network.")
-def supervise(url: str, queues: tuple[str, ...], processes: int | None, threads: int, max_async: int, burst: bool,
-              max_idle_time: float | None,
+def supervise(url: str, queues: tuple[str, ...], processes: int | None, threads: int, max_async: int | None,
+              burst: bool, max_idle_time: float | None,
               dequeue_strategy: str, max_jobs_per_child: int | None,
               max_losses: int, shutdown_timeout: float, host_timeout: float, timeout_grace: float, worker_class: str,
               hooks: tuple[str, ...], log_level: str, serializer: str, paths: tuple[str, ...],
@@ -96,8 +96,8 @@ def supervise(url: str, queues: tuple[str, ...], processes: int | None, threads:
     for path in reversed(paths):  # the children are forked, so they inherit it
         sys.path.insert(0, os.path.abspath(path))
     config = SupervisorConfig(url=url, queues=queues or ("default",), processes=processes or os.cpu_count() or 1,
-                              threads=threads, max_async=max_async, burst=burst, max_idle_s=max_idle_time,
-                              dequeue_strategy=dequeue_strategy,
+                              threads=threads, max_async=default_max_async(threads) if max_async is None else max_async,
+                              burst=burst, max_idle_s=max_idle_time, dequeue_strategy=dequeue_strategy,
                               max_jobs_per_child=max_jobs_per_child, max_losses=max_losses,
                               shutdown_timeout_s=shutdown_timeout, host_timeout_s=host_timeout,
                               timeout_grace_s=timeout_grace,
