@@ -48,7 +48,7 @@ class BatchWrite:
         self._record_failures = record_failures  # False: RQ's disable_default_exception_handler
         self._finished: dict[str, dict[str, float]] = {}
         self._dependents: list[str] = []
-        self._successes: list[Any] = []  # FINISH_JOBS's arguments, queued by settle()
+        self._successes: list[Any] = []  # FINISH_JOBS's arguments, queued by _queue_successes()
         self._success_count = 0
         self.ok = self.failed = 0
 
@@ -76,7 +76,7 @@ class BatchWrite:
                                              "last_heartbeat": ended, **_started(job)})
             job.delete(pipeline=self.pipe, remove_from_queue=False)
             return None
-        started = timestamps.format(job.started_at) if job.started_at else ""
+        started = _started(job).get("started_at", "")
         self._successes += [job.key, keys.result_stream(job.id), JobStatus.FINISHED.value, ended, started, ttl,
                             len(fields)]
         for name, item in fields.items():
